@@ -1,0 +1,82 @@
+//! The `tenku` command line: generate videos, inspect model directories, list samplers.
+
+mod generate;
+mod info;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Tenku (天空): text-to-video diffusion in Rust.
+#[derive(Debug, Parser)]
+#[command(name = "tenku", version, about, long_about = None)]
+struct Cli {
+    /// Print only errors.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generate a video from a prompt.
+    Generate(Box<generate::GenerateArgs>),
+    /// Show what a diffusers model directory holds: components, configs, parameters, dtypes.
+    Info {
+        /// The model directory (with model_index.json).
+        dir: std::path::PathBuf,
+    },
+    /// List the built-in samplers and their options.
+    Samplers,
+}
+
+/// An error for the user: its message and causes are printed on one line.
+type CliError = Box<dyn std::error::Error>;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = if cli.quiet { "error" } else { "info" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| level.into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).without_time().init();
+    let result = match cli.command {
+        Command::Generate(args) => generate::run(&args, cli.quiet),
+        Command::Info { dir } => info::run(&dir),
+        Command::Samplers => {
+            print_samplers();
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {}", one_line(&*error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its sources, joined on one line.
+fn one_line(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}
+
+fn print_samplers() {
+    println!("{:<16} {:<24} {:<13} description", "name", "options", "kind");
+    for info in tenku::sampler::CATALOG {
+        let kind = if info.stochastic { "stochastic" } else { "deterministic" };
+        let options = if info.options.is_empty() { "-" } else { info.options };
+        println!("{:<16} {:<24} {:<13} {}", info.name, options, kind, info.summary);
+    }
+    println!("\nOptions go after a colon: --sampler unipc:order=3, --sampler ddim:eta=0.5");
+}

@@ -1,0 +1,23 @@
+//! Composes Tenku's parts into generation pipelines: request checks, initial latents, and
+//! (as model families land) text→video, image→video and extension.
+//!
+//! ```
+//! use tenku_pipeline::{GenerateRequest, Geometry};
+//! let request = GenerateRequest {
+//!     prompt: "a red circle moves left".into(),
+//!     negative_prompt: String::new(),
+//!     frames: 80, height: 64, width: 64, steps: 20, guidance: 5.0,
+//!     sampler: "unipc".parse().unwrap(), shift: None, seed: 0, noise: None,
+//!     max_sequence_length: 512,
+//! };
+//! let error = request.validate(&Geometry::WAN_2_1).unwrap_err();
+//! assert!(error.to_string().contains("nearest valid: 77 or 81"));
+//! ```
+
+mod error;
+mod noise;
+mod request;
+
+pub use error::Error;
+pub use noise::{NOISE_KEY, latents_from_file, seeded_latents};
+pub use request::{GenerateRequest, Geometry};

@@ -1,0 +1,188 @@
+//! What a user asks for, and the checks that run before any work.
+
+use std::path::PathBuf;
+
+use tenku_sampler::SamplerKind;
+
+use crate::Error;
+
+/// The sizes a model family accepts: how pixels map to latents and latents to tokens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Geometry {
+    /// Latent channels.
+    pub latent_channels: usize,
+    /// Video frames per latent frame after the first (frames = 1 + k·factor).
+    pub temporal_factor: usize,
+    /// Pixels per latent pixel.
+    pub spatial_factor: usize,
+    /// The denoiser's patch size in latent pixels along height and width.
+    pub patch: (usize, usize),
+}
+
+impl Geometry {
+    /// Wan2.1: 16 latent channels, 4× time and 8× space compression, 2×2 patches.
+    pub const WAN_2_1: Geometry = Geometry { latent_channels: 16, temporal_factor: 4, spatial_factor: 8, patch: (2, 2) };
+
+    /// Latent shape `[1, channels, latent_frames, height/s, width/s]` for a valid request.
+    pub fn latent_shape(&self, frames: usize, height: usize, width: usize) -> [usize; 5] {
+        let s = self.spatial_factor;
+        [1, self.latent_channels, 1 + (frames - 1) / self.temporal_factor, height / s, width / s]
+    }
+}
+
+/// A text-to-video request, as the CLI's flags give it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GenerateRequest {
+    /// What to show.
+    pub prompt: String,
+    /// What to steer away from (the unconditional branch of guidance).
+    pub negative_prompt: String,
+    /// Video frames, `1 + k·temporal_factor`.
+    pub frames: usize,
+    /// Height in pixels, a multiple of `spatial_factor × patch`.
+    pub height: usize,
+    /// Width in pixels, a multiple of `spatial_factor × patch`.
+    pub width: usize,
+    /// Sampler steps, ≥ 1.
+    pub steps: usize,
+    /// Classifier-free guidance scale, ≥ 0; ≤ 1 disables the unconditional pass.
+    pub guidance: f64,
+    /// The sampler.
+    pub sampler: SamplerKind,
+    /// Flow shift; `None` takes the model's scheduler config.
+    pub shift: Option<f64>,
+    /// Seed of the initial noise and of stochastic samplers.
+    pub seed: u64,
+    /// Initial latents from a safetensors file instead of the seed.
+    pub noise: Option<PathBuf>,
+    /// Prompt tokens the text encoder sees (padded or truncated).
+    pub max_sequence_length: usize,
+}
+
+/// The nearest values below and above `value` that `valid` accepts, for error messages.
+fn nearest(value: usize, valid: impl Fn(usize) -> bool, floor: usize) -> String {
+    let below = (floor..=value).rev().find(|&v| valid(v));
+    let above = (value.max(floor)..).find(|&v| valid(v));
+    match (below, above) {
+        (Some(b), Some(a)) if b != a => format!("nearest valid: {b} or {a}"),
+        (_, Some(a)) => format!("nearest valid: {a}"),
+        (Some(b), None) => format!("nearest valid: {b}"),
+        (None, None) => String::new(),
+    }
+}
+
+impl GenerateRequest {
+    /// Checks every field against `geometry`, failing on the first invalid one with the flag's
+    /// name and the nearest valid values.
+    pub fn validate(&self, geometry: &Geometry) -> Result<(), Error> {
+        if self.prompt.trim().is_empty() {
+            return Err(Error::InvalidRequest {
+                flag: "--prompt",
+                value: format!("{:?}", self.prompt),
+                expected: "a non-empty prompt".into(),
+            });
+        }
+        let k = geometry.temporal_factor;
+        let frames_ok = |f: usize| f >= 1 && (f - 1) % k == 0;
+        if !frames_ok(self.frames) {
+            return Err(Error::InvalidRequest {
+                flag: "--frames",
+                value: self.frames.to_string(),
+                expected: format!("a count of the form {k}k+1; {}", nearest(self.frames, frames_ok, 1)),
+            });
+        }
+        let (ph, pw) = geometry.patch;
+        for (flag, value, multiple) in [
+            ("--height", self.height, geometry.spatial_factor * ph),
+            ("--width", self.width, geometry.spatial_factor * pw),
+        ] {
+            let ok = |v: usize| v > 0 && v % multiple == 0;
+            if !ok(value) {
+                return Err(Error::InvalidRequest {
+                    flag,
+                    value: value.to_string(),
+                    expected: format!("a positive multiple of {multiple}; {}", nearest(value, ok, 1)),
+                });
+            }
+        }
+        if self.steps == 0 {
+            return Err(Error::InvalidRequest { flag: "--steps", value: "0".into(), expected: "at least 1".into() });
+        }
+        if !(self.guidance.is_finite() && self.guidance >= 0.0) {
+            return Err(Error::InvalidRequest {
+                flag: "--guidance",
+                value: self.guidance.to_string(),
+                expected: "a finite scale ≥ 0".into(),
+            });
+        }
+        if let Some(shift) = self.shift
+            && !(shift.is_finite() && shift > 0.0)
+        {
+            return Err(Error::InvalidRequest {
+                flag: "--shift",
+                value: shift.to_string(),
+                expected: "a finite shift > 0".into(),
+            });
+        }
+        if self.max_sequence_length == 0 {
+            return Err(Error::InvalidRequest {
+                flag: "--max-sequence-length",
+                value: "0".into(),
+                expected: "at least 1".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request() -> GenerateRequest {
+        GenerateRequest {
+            prompt: "a red circle moves left".into(),
+            negative_prompt: String::new(),
+            frames: 17,
+            height: 64,
+            width: 96,
+            steps: 20,
+            guidance: 5.0,
+            sampler: SamplerKind::Euler,
+            shift: None,
+            seed: 0,
+            noise: None,
+            max_sequence_length: 512,
+        }
+    }
+
+    fn message(r: GenerateRequest) -> String {
+        r.validate(&Geometry::WAN_2_1).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_valid_request_passes_and_gives_the_wan_latent_shape() {
+        request().validate(&Geometry::WAN_2_1).unwrap();
+        assert_eq!(Geometry::WAN_2_1.latent_shape(81, 480, 832), [1, 16, 21, 60, 104]);
+    }
+
+    #[test]
+    fn invalid_values_name_the_flag_and_the_nearest_valid_values() {
+        let m = message(GenerateRequest { frames: 80, ..request() });
+        assert!(m.contains("--frames 80") && m.contains("77 or 81"), "{m}");
+        let m = message(GenerateRequest { height: 70, ..request() });
+        assert!(m.contains("--height 70") && m.contains("64 or 80"), "{m}");
+        let m = message(GenerateRequest { width: 5, ..request() });
+        assert!(m.contains("--width 5") && m.contains("nearest valid: 16"), "{m}");
+        let m = message(GenerateRequest { steps: 0, ..request() });
+        assert!(m.contains("--steps"), "{m}");
+        let m = message(GenerateRequest { guidance: -1.0, ..request() });
+        assert!(m.contains("--guidance -1"), "{m}");
+        let m = message(GenerateRequest { prompt: "  ".into(), ..request() });
+        assert!(m.contains("--prompt"), "{m}");
+        let m = message(GenerateRequest { shift: Some(0.0), ..request() });
+        assert!(m.contains("--shift 0"), "{m}");
+        let m = message(GenerateRequest { frames: 0, ..request() });
+        assert!(m.contains("nearest valid: 1"), "{m}");
+    }
+}

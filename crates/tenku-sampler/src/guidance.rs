@@ -1,0 +1,120 @@
+//! Guidance: combining conditional and unconditional predictions, as a model function.
+
+use burn::tensor::Tensor;
+use tenku_core::{ModelFn, NoiseLevel, Prediction};
+
+/// Which conditioning a model evaluation uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Branch {
+    /// The prompt.
+    Conditional,
+    /// The negative prompt (or the empty prompt).
+    Unconditional,
+}
+
+/// A rule combining the conditional and unconditional raw predictions of one evaluation.
+///
+/// Guidance acts on the model's native prediction (velocity, ε, …), where the reference
+/// implementations apply it, before conversion to x0.
+pub trait Guidance {
+    /// The guided prediction at `level`.
+    fn combine(&self, conditional: Tensor<5>, unconditional: Tensor<5>, level: &NoiseLevel) -> Tensor<5>;
+}
+
+/// Classifier-free guidance (Ho & Salimans 2022): `u + scale·(c − u)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Cfg {
+    /// The guidance scale; 1 is the conditional prediction alone.
+    pub scale: f64,
+}
+
+impl Guidance for Cfg {
+    fn combine(&self, conditional: Tensor<5>, unconditional: Tensor<5>, _level: &NoiseLevel) -> Tensor<5> {
+        unconditional.clone() + (conditional - unconditional) * self.scale
+    }
+}
+
+/// CFG-Zero* (Fan et al. 2025): CFG against the unconditional prediction scaled by the per-sample
+/// projection `s* = ⟨c, u⟩/‖u‖²`, and a zero prediction for the first `zero_init_steps` levels.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CfgZeroStar {
+    /// The guidance scale.
+    pub scale: f64,
+    /// Levels (from the noisiest) at which the prediction is zeroed; the paper uses 1.
+    pub zero_init_steps: usize,
+}
+
+impl Guidance for CfgZeroStar {
+    fn combine(&self, conditional: Tensor<5>, unconditional: Tensor<5>, level: &NoiseLevel) -> Tensor<5> {
+        if level.index < self.zero_init_steps {
+            return conditional.zeros_like();
+        }
+        let [b, c, f, h, w] = conditional.dims();
+        let flat_c = conditional.clone().reshape([b, c * f * h * w]);
+        let flat_u = unconditional.clone().reshape([b, c * f * h * w]);
+        let dot = (flat_c * flat_u.clone()).sum_dim(1);
+        let norm = flat_u.powi_scalar(2).sum_dim(1) + 1e-8;
+        let s_star = (dot / norm).reshape([b, 1, 1, 1, 1]);
+        let projected = unconditional * s_star;
+        projected.clone() + (conditional - projected) * self.scale
+    }
+}
+
+/// Guidance rescale (Lin et al. 2023): blends the guided prediction with a copy rescaled to the
+/// conditional prediction's per-sample standard deviation, against over-exposure at high scales.
+#[derive(Debug)]
+pub struct Rescaled<G> {
+    /// The guidance being rescaled.
+    pub inner: G,
+    /// Blend factor φ in [0, 1]; 0 leaves `inner` unchanged.
+    pub phi: f64,
+}
+
+/// Per-sample unbiased standard deviation over every axis but the batch, shaped `[b, 1, 1, 1, 1]`.
+fn sample_std(x: Tensor<5>) -> Tensor<5> {
+    let [b, c, f, h, w] = x.dims();
+    let n = c * f * h * w;
+    let flat = x.reshape([b, n]);
+    let centered = flat.clone() - flat.mean_dim(1);
+    (centered.powi_scalar(2).sum_dim(1) / (n.max(2) - 1) as f64).sqrt().reshape([b, 1, 1, 1, 1])
+}
+
+impl<G: Guidance> Guidance for Rescaled<G> {
+    fn combine(&self, conditional: Tensor<5>, unconditional: Tensor<5>, level: &NoiseLevel) -> Tensor<5> {
+        let guided = self.inner.combine(conditional.clone(), unconditional, level);
+        let rescaled = guided.clone() * (sample_std(conditional) / sample_std(guided.clone()));
+        rescaled * self.phi + guided * (1.0 - self.phi)
+    }
+}
+
+/// A [`ModelFn`] from a raw-prediction function and optional guidance.
+///
+/// `predict(x, level, branch)` runs the network once; with guidance it is called for both
+/// branches and the results are combined before conversion to x0.
+pub struct Guided<F> {
+    predict: F,
+    prediction: Prediction,
+    guidance: Option<Box<dyn Guidance>>,
+}
+
+impl<F: FnMut(Tensor<5>, &NoiseLevel, Branch) -> Tensor<5>> Guided<F> {
+    /// Wraps `predict`, whose outputs are of kind `prediction`; `guidance` = `None` evaluates
+    /// the conditional branch only.
+    pub fn new(predict: F, prediction: Prediction, guidance: Option<Box<dyn Guidance>>) -> Self {
+        Self { predict, prediction, guidance }
+    }
+}
+
+impl<F: FnMut(Tensor<5>, &NoiseLevel, Branch) -> Tensor<5>> ModelFn for Guided<F> {
+    fn x0(&mut self, x: Tensor<5>, level: &NoiseLevel) -> Tensor<5> {
+        let conditional = (self.predict)(x.clone(), level, Branch::Conditional);
+        let raw = match &self.guidance {
+            None => conditional,
+            Some(guidance) => {
+                let unconditional = (self.predict)(x.clone(), level, Branch::Unconditional);
+                guidance.combine(conditional, unconditional, level)
+            }
+        };
+        self.prediction.to_x0(raw, x, level.alpha, level.sigma)
+    }
+}
