@@ -155,3 +155,45 @@ pub trait VideoAutoencoder {
         Tensor::cat(chunks, 2)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::{Device, Tensor};
+
+    use super::*;
+
+    /// For x = α·x0 + σ·ε, every prediction type built from the true (x0, ε) converts back to x0.
+    #[test]
+    fn every_prediction_type_converts_back_to_x0() {
+        let device = Device::flex();
+        let x0 = Tensor::<1>::from_floats([0.5, -1.0, 2.0], &device);
+        let eps = Tensor::<1>::from_floats([1.0, 0.25, -0.75], &device);
+        for (alpha, sigma, vp) in [(0.6f64, 0.4f64, false), (0.8, 0.6, true)] {
+            let x = x0.clone() * alpha + eps.clone() * sigma;
+            let mut cases = vec![
+                (Prediction::Epsilon, eps.clone()),
+                (Prediction::Sample, x0.clone()),
+            ];
+            if vp {
+                cases.push((Prediction::V, eps.clone() * alpha - x0.clone() * sigma));
+            } else {
+                cases.push((Prediction::Velocity, eps.clone() - x0.clone()));
+            }
+            for (kind, prediction) in cases {
+                let got = kind.to_x0(prediction, x.clone(), alpha, sigma);
+                let diff: f32 = (got - x0.clone()).abs().max().into_scalar();
+                assert!(diff < 1e-6, "{kind:?} at α={alpha}: {diff}");
+            }
+        }
+    }
+
+    #[test]
+    fn latent_frames_follow_the_causal_rule() {
+        let layout = LatentLayout { channels: 16, temporal_factor: 4, spatial_factor: 8, mean: vec![], std: vec![] };
+        assert_eq!(layout.latent_frames(81), Some(21));
+        assert_eq!(layout.latent_frames(1), Some(1));
+        assert_eq!(layout.latent_frames(80), None);
+        assert_eq!(layout.latent_frames(0), None);
+        assert_eq!(layout.video_frames(21), 81);
+    }
+}

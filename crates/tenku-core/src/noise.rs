@@ -35,3 +35,26 @@ impl NoiseSource for SeededNoise {
         Tensor::from_data(TensorData::new(values, shape), device)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_seed_gives_one_stream_and_different_seeds_differ() {
+        let a = SeededNoise::new(42).values(1000);
+        assert_eq!(a, SeededNoise::new(42).values(1000));
+        assert_ne!(a, SeededNoise::new(43).values(1000));
+        let mean = a.iter().sum::<f32>() / 1000.0;
+        let var = a.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / 999.0;
+        assert!(mean.abs() < 0.15 && (var - 1.0).abs() < 0.15, "mean {mean}, var {var}");
+    }
+
+    #[test]
+    fn tensors_are_filled_in_row_major_order_from_the_stream() {
+        let device = Device::flex();
+        let t = SeededNoise::new(5).sample([1, 2, 1, 2, 3], &device);
+        let values = t.into_data().try_into_vec::<f32>().unwrap();
+        assert_eq!(values, SeededNoise::new(5).values(12));
+    }
+}

@@ -243,12 +243,13 @@ impl WeightStore {
             let mut store = SafetensorsStore::from_file(&shard.path)
                 .with_from_adapter(adapter)
                 .remap(remapper.clone())
-                .allow_partial(true);
+                .allow_partial(true)
+                .validate(false);
             let result = module
                 .load_from(&mut store)
                 .map_err(|e| Error::Load { path: shard.path.clone(), reason: e.to_string() })?;
             if let Some(error) = result.errors.first() {
-                return Err(apply_error(error, &shard.path));
+                return Err(self.apply_error(error, &shard.path));
             }
             let missing: BTreeSet<String> = result.missing.into_iter().map(|(key, _)| key).collect();
             missing_everywhere = Some(match missing_everywhere {
@@ -266,19 +267,24 @@ impl WeightStore {
         }
         Ok((module, LoadReport { applied: applied.into_iter().collect(), ignored }))
     }
-}
 
-fn apply_error(error: &ApplyError, path: &Path) -> Error {
-    match error {
-        ApplyError::ShapeMismatch { path: key, expected, found } => Error::ShapeMismatch {
-            key: key.clone(),
-            path: path.to_owned(),
-            expected: expected.to_vec(),
-            found: found.to_vec(),
-        },
-        other => Error::Load { path: path.to_owned(), reason: other.to_string() },
+    /// Turns burn-store's error into ours, with shapes in the file's (PyTorch) layout: a Linear
+    /// weight that the adapter transposed is reported untransposed.
+    fn apply_error(&self, error: &ApplyError, path: &Path) -> Error {
+        match error {
+            ApplyError::ShapeMismatch { path: key, expected, found } => {
+                let (mut expected, adapted) = (expected.to_vec(), found.to_vec());
+                let stored = self.info(key).map_or_else(|| adapted.clone(), |info| info.shape.clone());
+                if stored.len() == 2 && stored != adapted {
+                    expected.reverse();
+                }
+                Error::ShapeMismatch { key: key.clone(), path: path.to_owned(), expected, found: stored }
+            }
+            other => Error::Load { path: path.to_owned(), reason: other.to_string() },
+        }
     }
 }
+
 
 fn bytes_to_f32(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f32>> {
     let words = |n: usize| bytes.chunks_exact(n);

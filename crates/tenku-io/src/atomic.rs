@@ -16,18 +16,13 @@ pub(crate) fn parent_dir(path: &Path) -> Result<PathBuf, Error> {
     if parent.is_dir() {
         Ok(parent)
     } else {
-        Err(Error::MissingParentDir {
-            path: path.to_path_buf(),
-            parent,
-        })
+        Err(Error::MissingParentDir { path: path.to_path_buf(), parent })
     }
 }
 
 /// The final path component as a string, for naming temporaries.
 fn stem_for_temp(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "output".to_owned())
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "output".to_owned())
 }
 
 /// A temp-file builder; `mode` is the unix mode to create with (before umask).
@@ -60,9 +55,7 @@ where
         });
     }
     let prefix = format!(".{}.", stem_for_temp(path));
-    let tmp = builder_for(&prefix, 0o666)
-        .tempfile_in(&parent)
-        .map_err(|e| Error::io(path, e))?;
+    let tmp = builder_for(&prefix, 0o666).tempfile_in(&parent).map_err(|e| Error::io(path, e))?;
     {
         let mut writer = BufWriter::new(tmp.as_file());
         write(&mut writer)?;
@@ -91,15 +84,10 @@ where
     let parent = parent_dir(path)?;
     let exists = fs::symlink_metadata(path).is_ok();
     if exists {
-        may_replace(path).map_err(|reason| Error::OutputExists {
-            path: path.to_path_buf(),
-            reason,
-        })?;
+        may_replace(path).map_err(|reason| Error::OutputExists { path: path.to_path_buf(), reason })?;
     }
     let prefix = format!(".{}.dir-", stem_for_temp(path));
-    let tmp = builder_for(&prefix, 0o777)
-        .tempdir_in(&parent)
-        .map_err(|e| Error::io(path, e))?;
+    let tmp = builder_for(&prefix, 0o777).tempdir_in(&parent).map_err(|e| Error::io(path, e))?;
     fill(tmp.path())?;
 
     if !exists {
@@ -199,12 +187,8 @@ mod tests {
         fs::write(path.join("old"), b"x").unwrap();
         write_dir(&path, |_| Ok(()), |_| Err(fail(&path))).unwrap_err();
         assert_eq!(names(&path), ["old"]);
-        write_dir(
-            &path,
-            |_| Ok(()),
-            |tmp| fs::write(tmp.join("new"), b"y").map_err(|e| Error::io(tmp, e)),
-        )
-        .unwrap();
+        write_dir(&path, |_| Ok(()), |tmp| fs::write(tmp.join("new"), b"y").map_err(|e| Error::io(tmp, e)))
+            .unwrap();
         assert_eq!(names(&path), ["new"]);
         assert_eq!(names(dir.path()), ["frames"]);
 

@@ -134,9 +134,9 @@ pub enum Error {
         path: PathBuf,
         /// `"encoding"` or `"decoding"`.
         action: &'static str,
-        /// The underlying error.
+        /// The underlying error (boxed: it carries a backtrace).
         #[source]
-        source: openh264::Error,
+        source: Box<openh264::Error>,
     },
 
     /// The MP4 muxer or demuxer failed.
@@ -219,39 +219,23 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
-        Error::Io {
-            path: path.to_path_buf(),
-            source,
-        }
+        Error::Io { path: path.to_path_buf(), source }
     }
 
     pub(crate) fn malformed(path: &Path, what: &'static str, reason: impl Into<String>) -> Self {
-        Error::Malformed {
-            path: path.to_path_buf(),
-            what,
-            reason: reason.into(),
-        }
+        Error::Malformed { path: path.to_path_buf(), what, reason: reason.into() }
     }
 
     /// Attaches `path` to an error that was raised without one (video validation, metadata
     /// parsing); other errors are returned unchanged.
     pub(crate) fn at(self, path: &Path) -> Self {
         match self {
-            Error::InvalidVideo { path: None, reason } => Error::InvalidVideo {
-                path: Some(path.to_path_buf()),
-                reason,
-            },
-            Error::InvalidMetadata {
-                path: None,
-                key,
-                value,
-                expected,
-            } => Error::InvalidMetadata {
-                path: Some(path.to_path_buf()),
-                key,
-                value,
-                expected,
-            },
+            Error::InvalidVideo { path: None, reason } => {
+                Error::InvalidVideo { path: Some(path.to_path_buf()), reason }
+            }
+            Error::InvalidMetadata { path: None, key, value, expected } => {
+                Error::InvalidMetadata { path: Some(path.to_path_buf()), key, value, expected }
+            }
             other => other,
         }
     }
@@ -277,10 +261,6 @@ fn list(items: &[String]) -> String {
     if items.is_empty() {
         "no tensors".to_owned()
     } else {
-        items
-            .iter()
-            .map(|s| format!("`{s}`"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        items.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
     }
 }

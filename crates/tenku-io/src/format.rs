@@ -40,10 +40,7 @@ impl VideoFormat {
             "mp4" => Ok(VideoFormat::Mp4),
             "gif" => Ok(VideoFormat::Gif),
             "safetensors" => Ok(VideoFormat::Safetensors),
-            _ => Err(Error::UnsupportedExtension {
-                path: path.to_path_buf(),
-                extension: ext.into_owned(),
-            }),
+            _ => Err(Error::UnsupportedExtension { path: path.to_path_buf(), extension: ext.into_owned() }),
         }
     }
 
@@ -97,9 +94,6 @@ mod tests {
     #[test]
     fn existing_dir_with_extension_is_frames() {
         let dir = tempfile::Builder::new().suffix(".mp4").tempdir().unwrap();
-        assert_eq!(
-            VideoFormat::from_path(dir.path()).unwrap(),
-            VideoFormat::PngFrames
-        );
+        assert_eq!(VideoFormat::from_path(dir.path()).unwrap(), VideoFormat::PngFrames);
     }
 }

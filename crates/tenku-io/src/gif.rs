@@ -1,7 +1,7 @@
 //! Animated GIF.
 //!
-//! Frames are quantized independently to a 256-colour local palette (NeuQuant, via the `gif`
-//! crate) without dithering. Delays are stored in hundredths of a second:
+//! All frames share one 256-colour global palette, trained with NeuQuant on pixels from the whole
+//! clip; pixels map to their nearest palette entry without dithering. Delays are stored in hundredths of a second:
 //! `delay = round(100 / fps)`, clamped to `2..=65535` (browsers replace 0 and 1 by 10, so faster
 //! clips play at 50 fps). The clip loops forever. A comment extension holds a JSON object (ASCII
 //! only) with the [`Metadata::to_pairs`] entries and the exact `fps`, so Tenku reads back the
@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::io::Cursor;
 use std::path::Path;
 
+use color_quant::NeuQuant;
 use image::AnimationDecoder;
 use image::codecs::gif::GifDecoder;
 use ndarray::Array4;
@@ -20,8 +21,10 @@ use crate::error::Error;
 use crate::metadata::{Metadata, parse_fps, to_ascii_json};
 use crate::video::Video;
 
-/// NeuQuant speed passed to the `gif` crate (1 = best, 30 = fastest).
-const QUANT_SPEED: i32 = 10;
+/// Palette training uses at least this many pixels (small clips are repeated)...
+const TRAIN_MIN: usize = 200_000;
+/// ... and at most about this many (large clips are subsampled).
+const TRAIN_MAX: usize = 1_000_000;
 /// Frame rate assumed for a GIF whose first frame has delay 0 (what browsers play).
 const ZERO_DELAY_FPS: f32 = 10.0;
 const COMMENT_LABEL: u8 = 0xFE;
@@ -45,20 +48,31 @@ pub(crate) fn write(path: &Path, video: &Video, meta: &Metadata) -> Result<(), E
     pairs.insert("fps".to_owned(), video.fps.to_string());
     let comment = to_ascii_json(&serde_json::json!(pairs));
     let delay = delay_centis(video.fps);
-    let gif_err = |source| Error::GifEncode {
-        path: path.to_path_buf(),
-        source,
-    };
+    let gif_err = |source| Error::GifEncode { path: path.to_path_buf(), source };
+
+    let frames: Vec<Vec<u8>> = (0..video.num_frames()).map(|i| video.frame_rgb8(i)).collect();
+    let quant = train_palette(&frames);
+    let palette = quant.color_map_rgb();
 
     atomic::write_file(path, |out| {
-        let mut encoder = gif::Encoder::new(out, w16, h16, &[]).map_err(gif_err)?;
+        let mut encoder = gif::Encoder::new(out, w16, h16, &palette).map_err(gif_err)?;
         encoder.set_repeat(gif::Repeat::Infinite).map_err(gif_err)?;
         encoder
             .write_raw_extension(gif::AnyExtension(COMMENT_LABEL), &[comment.as_bytes()])
             .map_err(gif_err)?;
-        for i in 0..video.num_frames() {
-            let mut frame = gif::Frame::from_rgb_speed(w16, h16, &video.frame_rgb8(i), std::env::var("GSPEED").map(|v| v.parse().unwrap()).unwrap_or(QUANT_SPEED));
-            frame.delay = delay;
+        for rgb in &frames {
+            let indices: Vec<u8> = rgb
+                .chunks_exact(3)
+                // The palette has 256 entries, so every index fits in a byte.
+                .map(|p| quant.index_of(&[p[0], p[1], p[2], 255]) as u8)
+                .collect();
+            let frame = gif::Frame {
+                width: w16,
+                height: h16,
+                delay,
+                buffer: indices.into(),
+                ..gif::Frame::default()
+            };
             encoder.write_frame(&frame).map_err(gif_err)?;
         }
         encoder.into_inner().map_err(gif_err)?;
@@ -66,13 +80,29 @@ pub(crate) fn write(path: &Path, video: &Video, meta: &Metadata) -> Result<(), E
     })
 }
 
+/// Trains one 256-colour NeuQuant palette on pixels from all frames (a global palette avoids
+/// colour flicker between frames). Large clips are subsampled to about [`TRAIN_MAX`] pixels;
+/// small ones are repeated up to [`TRAIN_MIN`] so the network sees enough samples to converge.
+fn train_palette(frames: &[Vec<u8>]) -> NeuQuant {
+    let total: usize = frames.iter().map(|f| f.len() / 3).sum();
+    let stride = total.div_ceil(TRAIN_MAX).max(1);
+    let mut sample = Vec::with_capacity(4 * total.div_ceil(stride));
+    for (k, p) in frames.iter().flat_map(|f| f.chunks_exact(3)).enumerate() {
+        if k % stride == 0 {
+            sample.extend_from_slice(&[p[0], p[1], p[2], 255]);
+        }
+    }
+    let n = (sample.len() / 4).max(1);
+    if n < TRAIN_MIN {
+        sample = sample.repeat(TRAIN_MIN.div_ceil(n));
+    }
+    NeuQuant::new(1, 256, &sample)
+}
+
 /// Reads all frames composited to full RGB frames (transparent pixels become black).
 pub(crate) fn read(path: &Path) -> Result<(Video, Metadata), Error> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let image_err = |source| Error::Image {
-        path: path.to_path_buf(),
-        source,
-    };
+    let image_err = |source| Error::Image { path: path.to_path_buf(), source };
     let decoder = GifDecoder::new(Cursor::new(&bytes)).map_err(image_err)?;
     let mut rgb: Vec<f32> = Vec::new();
     let mut size = None;
@@ -93,11 +123,7 @@ pub(crate) fn read(path: &Path) -> Result<(Video, Metadata), Error> {
                 format!("frame {count} is {}x{}, expected the canvas size", dims.0, dims.1),
             ));
         }
-        rgb.extend(
-            buf.pixels()
-                .flat_map(|p| [p.0[0], p.0[1], p.0[2]])
-                .map(|b| f32::from(b) / 255.0),
-        );
+        rgb.extend(buf.pixels().flat_map(|p| [p.0[0], p.0[1], p.0[2]]).map(|b| f32::from(b) / 255.0));
         count += 1;
     }
     let Some((w, h)) = size else {

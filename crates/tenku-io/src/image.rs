@@ -27,10 +27,7 @@ pub(crate) fn decode(path: &Path) -> Result<DynamicImage, Error> {
         .map_err(|e| Error::io(path, e))?
         .with_guessed_format()
         .map_err(|e| Error::io(path, e))?;
-    reader.decode().map_err(|source| Error::Image {
-        path: path.to_path_buf(),
-        source,
-    })
+    reader.decode().map_err(|source| Error::Image { path: path.to_path_buf(), source })
 }
 
 /// `[height, width, 3]` RGB `f32` in `[0, 1]`.

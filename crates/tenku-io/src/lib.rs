@@ -91,13 +91,9 @@ pub fn write_video(path: &Path, video: &Video, meta: &Metadata) -> Result<VideoF
 ///
 /// # Errors
 /// As [`write_video`], except [`Error::UnsupportedExtension`].
-pub fn write_video_as(
-    path: &Path,
-    video: &Video,
-    meta: &Metadata,
-    format: VideoFormat,
-) -> Result<(), Error> {
+pub fn write_video_as(path: &Path, video: &Video, meta: &Metadata, format: VideoFormat) -> Result<(), Error> {
     video.validate().map_err(|e| e.at(path))?;
+    atomic::parent_dir(path)?;
     match format {
         VideoFormat::Mp4 => mp4::write(path, video, meta),
         VideoFormat::Gif => gif::write(path, video, meta),

@@ -106,18 +106,10 @@ impl Metadata {
                 "negative_prompt" => meta.negative_prompt = Some(value.to_owned()),
                 "sampler" => meta.sampler = Some(value.to_owned()),
                 "seed" => {
-                    meta.seed = Some(
-                        value
-                            .parse()
-                            .map_err(|_| invalid("an unsigned 64-bit integer"))?,
-                    );
+                    meta.seed = Some(value.parse().map_err(|_| invalid("an unsigned 64-bit integer"))?);
                 }
                 "steps" => {
-                    meta.steps = Some(
-                        value
-                            .parse()
-                            .map_err(|_| invalid("an unsigned 32-bit integer"))?,
-                    );
+                    meta.steps = Some(value.parse().map_err(|_| invalid("an unsigned 32-bit integer"))?);
                 }
                 _ => {}
             }

@@ -62,10 +62,8 @@ pub(crate) fn write(path: &Path, video: &Video, meta: &Metadata) -> Result<(), E
         height: h,
         metadata: meta.clone(),
     };
-    let json = serde_json::to_vec_pretty(&manifest).map_err(|source| Error::Json {
-        path: path.join(METADATA_FILE),
-        source,
-    })?;
+    let json = serde_json::to_vec_pretty(&manifest)
+        .map_err(|source| Error::Json { path: path.join(METADATA_FILE), source })?;
     atomic::write_dir(path, previous_output_check, |tmp| {
         let n = video.num_frames();
         for i in 0..n {
@@ -78,10 +76,7 @@ pub(crate) fn write(path: &Path, video: &Video, meta: &Metadata) -> Result<(), E
                 ExtendedColorType::Rgb8,
                 ImageFormat::Png,
             )
-            .map_err(|source| Error::Image {
-                path: path.join(&name),
-                source,
-            })?;
+            .map_err(|source| Error::Image { path: path.join(&name), source })?;
         }
         fs::write(tmp.join(METADATA_FILE), &json).map_err(|e| Error::io(&path.join(METADATA_FILE), e))
     })
@@ -128,10 +123,7 @@ fn previous_output_check(path: &Path) -> Result<(), String> {
 
 fn read_manifest_value(file: &Path) -> Result<serde_json::Value, Error> {
     let bytes = fs::read(file).map_err(|e| Error::io(file, e))?;
-    serde_json::from_slice(&bytes).map_err(|source| Error::Json {
-        path: file.to_path_buf(),
-        source,
-    })
+    serde_json::from_slice(&bytes).map_err(|source| Error::Json { path: file.to_path_buf(), source })
 }
 
 /// Reads `fps` and `metadata` from `dir/metadata.json`, if present. Files written by other tools
@@ -159,10 +151,7 @@ pub(crate) fn read_manifest(dir: &Path) -> Result<(Option<f32>, Metadata), Error
     };
     let meta = match value.get("metadata") {
         None | Some(serde_json::Value::Null) => Metadata::default(),
-        Some(v) => Metadata::deserialize(v).map_err(|source| Error::Json {
-            path: file.clone(),
-            source,
-        })?,
+        Some(v) => Metadata::deserialize(v).map_err(|source| Error::Json { path: file.clone(), source })?,
     };
     Ok((fps, meta))
 }
@@ -173,9 +162,7 @@ fn list_frames(dir: &Path) -> Result<Vec<PathBuf>, Error> {
     for entry in fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
         let entry = entry.map_err(|e| Error::io(dir, e))?;
         let p = entry.path();
-        let is_png = p
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("png"));
+        let is_png = p.extension().is_some_and(|e| e.eq_ignore_ascii_case("png"));
         if is_png && p.is_file() {
             files.push(p);
         }
@@ -195,11 +182,7 @@ pub(crate) fn read(dir: &Path) -> Result<(Video, Metadata), Error> {
     }
     let files = list_frames(dir)?;
     if files.is_empty() {
-        return Err(Error::malformed(
-            dir,
-            "png frame directory",
-            "it contains no .png files",
-        ));
+        return Err(Error::malformed(dir, "png frame directory", "it contains no .png files"));
     }
     let (fps, meta) = read_manifest(dir)?;
     let mut frames: Option<Array4<f32>> = None;

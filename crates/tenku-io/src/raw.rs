@@ -24,42 +24,26 @@ const EXPECTED_DTYPE: &str = "f32, f16 or bf16";
 /// Writes `video` as an `f32` tensor named `video`; `__metadata__` holds `meta.to_pairs()`
 /// and `fps`.
 pub(crate) fn write(path: &Path, video: &Video, meta: &Metadata) -> Result<(), Error> {
-    let data: Vec<u8> = video
-        .frames
-        .iter()
-        .flat_map(|v| v.to_le_bytes())
-        .collect();
+    let data: Vec<u8> = video.frames.iter().flat_map(|v| v.to_le_bytes()).collect();
     let shape = video.frames.shape().to_vec();
-    let view = TensorView::new(Dtype::F32, shape, &data).map_err(|source| Error::Safetensors {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let view = TensorView::new(Dtype::F32, shape, &data)
+        .map_err(|source| Error::Safetensors { path: path.to_path_buf(), source })?;
     let mut info: HashMap<String, String> = meta.to_pairs().into_iter().collect();
     info.insert(FPS_KEY.to_owned(), video.fps.to_string());
-    let bytes = safetensors::serialize([(VIDEO_TENSOR, view)], Some(info)).map_err(|source| {
-        Error::Safetensors {
-            path: path.to_path_buf(),
-            source,
-        }
-    })?;
+    let bytes = safetensors::serialize([(VIDEO_TENSOR, view)], Some(info))
+        .map_err(|source| Error::Safetensors { path: path.to_path_buf(), source })?;
     atomic::write_bytes(path, &bytes)
 }
 
 /// Reads the `video` tensor (`f32`, `f16` or `bf16`) and the metadata.
 pub(crate) fn read(path: &Path) -> Result<(Video, Metadata), Error> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let st = SafeTensors::deserialize(&bytes).map_err(|source| Error::Safetensors {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let st = SafeTensors::deserialize(&bytes)
+        .map_err(|source| Error::Safetensors { path: path.to_path_buf(), source })?;
     let tensor = st.tensor(VIDEO_TENSOR).map_err(|_| {
         let mut found: Vec<String> = st.names().into_iter().map(str::to_owned).collect();
         found.sort();
-        Error::MissingTensor {
-            path: path.to_path_buf(),
-            key: VIDEO_TENSOR.to_owned(),
-            found,
-        }
+        Error::MissingTensor { path: path.to_path_buf(), key: VIDEO_TENSOR.to_owned(), found }
     })?;
     let shape = tensor.shape().to_vec();
     if shape.len() != 4 || shape[3] != 3 || shape.contains(&0) {
@@ -72,18 +56,11 @@ pub(crate) fn read(path: &Path) -> Result<(Video, Metadata), Error> {
     }
     let raw = tensor.data();
     let values: Vec<f32> = match tensor.dtype() {
-        Dtype::F32 => raw
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect(),
-        Dtype::F16 => raw
-            .chunks_exact(2)
-            .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
-            .collect(),
-        Dtype::BF16 => raw
-            .chunks_exact(2)
-            .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
-            .collect(),
+        Dtype::F32 => raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
+        Dtype::F16 => raw.chunks_exact(2).map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
+        Dtype::BF16 => {
+            raw.chunks_exact(2).map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32()).collect()
+        }
         other => {
             return Err(Error::TensorDtype {
                 path: path.to_path_buf(),
@@ -96,10 +73,8 @@ pub(crate) fn read(path: &Path) -> Result<(Video, Metadata), Error> {
     let frames = Array4::from_shape_vec((shape[0], shape[1], shape[2], shape[3]), values)
         .map_err(|e| Error::malformed(path, "safetensors", e.to_string()))?;
 
-    let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|source| Error::Safetensors {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let (_, header) = SafeTensors::read_metadata(&bytes)
+        .map_err(|source| Error::Safetensors { path: path.to_path_buf(), source })?;
     let info = header.metadata().clone().unwrap_or_default();
     let (fps, meta) = parse_info(&info).map_err(|e| e.at(path))?;
     let video = Video::new(frames, fps).map_err(|e| e.at(path))?;
@@ -124,22 +99,15 @@ pub(crate) fn read_metadata(path: &Path) -> Result<(Option<f32>, Metadata), Erro
     }
     let mut header = vec![0u8; header_len as usize];
     file.read_exact(&mut header).map_err(|e| Error::io(path, e))?;
-    let header: serde_json::Value = serde_json::from_slice(&header).map_err(|source| Error::Json {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let header: serde_json::Value =
+        serde_json::from_slice(&header).map_err(|source| Error::Json { path: path.to_path_buf(), source })?;
     let info: HashMap<String, String> = match header.get("__metadata__") {
-        Some(serde_json::Value::Object(map)) => map
-            .iter()
-            .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
-            .collect(),
+        Some(serde_json::Value::Object(map)) => {
+            map.iter().filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned()))).collect()
+        }
         _ => HashMap::new(),
     };
-    let fps = info
-        .get(FPS_KEY)
-        .map(|v| parse_fps(v))
-        .transpose()
-        .map_err(|e| e.at(path))?;
+    let fps = info.get(FPS_KEY).map(|v| parse_fps(v)).transpose().map_err(|e| e.at(path))?;
     let meta = Metadata::from_pairs(&info).map_err(|e| e.at(path))?;
     Ok((fps, meta))
 }

@@ -56,16 +56,10 @@ impl Video {
             )));
         }
         if !(self.fps.is_finite() && self.fps > 0.0) {
-            return Err(invalid(format!(
-                "fps is {}, expected a finite number > 0",
-                self.fps
-            )));
+            return Err(invalid(format!("fps is {}, expected a finite number > 0", self.fps)));
         }
-        if let Some((index, value)) = self
-            .frames
-            .indexed_iter()
-            .find(|(_, v)| !v.is_finite())
-            .map(|(i, v)| (i, *v))
+        if let Some((index, value)) =
+            self.frames.indexed_iter().find(|(_, v)| !v.is_finite()).map(|(i, v)| (i, *v))
         {
             return Err(invalid(format!(
                 "value {value} at [frame {}, y {}, x {}, channel {}], expected finite values",
@@ -137,10 +131,7 @@ impl Video {
             data.extend(frame.iter().map(|&b| f32::from(b) / 255.0));
         }
         let array = Array4::from_shape_vec((frames.len(), height, width, 3), data)
-            .map_err(|e| Error::InvalidVideo {
-                path: None,
-                reason: e.to_string(),
-            })?;
+            .map_err(|e| Error::InvalidVideo { path: None, reason: e.to_string() })?;
         Video::new(array, fps)
     }
 }

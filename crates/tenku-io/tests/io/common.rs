@@ -49,12 +49,7 @@ pub fn metadata() -> Metadata {
 /// `(mean, max)` absolute difference; panics if shapes differ.
 pub fn errors(a: &Video, b: &Video) -> (f32, f32) {
     assert_eq!(a.frames.shape(), b.frames.shape(), "shape mismatch");
-    let diffs: Vec<f32> = a
-        .frames
-        .iter()
-        .zip(b.frames.iter())
-        .map(|(x, y)| (x - y).abs())
-        .collect();
+    let diffs: Vec<f32> = a.frames.iter().zip(b.frames.iter()).map(|(x, y)| (x - y).abs()).collect();
     let mean = diffs.iter().sum::<f32>() / diffs.len() as f32;
     let max = diffs.iter().copied().fold(0.0, f32::max);
     (mean, max)

@@ -11,11 +11,7 @@ use crate::common::{clip, entries};
 /// Asserts the message names `path`, and returns it.
 fn names(err: &Error, path: &Path) -> String {
     let msg = err.to_string();
-    assert!(
-        msg.contains(&path.display().to_string()),
-        "message does not name {}: {msg}",
-        path.display()
-    );
+    assert!(msg.contains(&path.display().to_string()), "message does not name {}: {msg}", path.display());
     msg
 }
 
@@ -34,10 +30,7 @@ fn unknown_extension() {
     assert!(matches!(err, Error::UnsupportedExtension { ref extension, .. } if extension == "avi"));
     let msg = names(&err, &path);
     assert!(msg.contains(".mp4") && msg.contains(".safetensors"), "{msg}");
-    assert!(matches!(
-        read_video(&path).unwrap_err(),
-        Error::UnsupportedExtension { .. }
-    ));
+    assert!(matches!(read_video(&path).unwrap_err(), Error::UnsupportedExtension { .. }));
     assert!(entries(dir.path()).is_empty());
 }
 
@@ -79,19 +72,13 @@ fn safetensors_wrong_name_rank_and_dtype() {
     let path = dir.path().join("rank.safetensors");
     write_st(&path, "video", safetensors::Dtype::F32, &[2, 2, 3]);
     let err = read_video(&path).unwrap_err();
-    assert!(
-        matches!(err, Error::TensorShape { ref found, .. } if found == &[2, 2, 3]),
-        "{err:?}"
-    );
+    assert!(matches!(err, Error::TensorShape { ref found, .. } if found == &[2, 2, 3]), "{err:?}");
     let msg = names(&err, &path);
     assert!(msg.contains("[frames, height, width, 3]"), "{msg}");
 
     let path = dir.path().join("channels.safetensors");
     write_st(&path, "video", safetensors::Dtype::F32, &[1, 2, 2, 4]);
-    assert!(matches!(
-        read_video(&path).unwrap_err(),
-        Error::TensorShape { .. }
-    ));
+    assert!(matches!(read_video(&path).unwrap_err(), Error::TensorShape { .. }));
 
     let path = dir.path().join("dtype.safetensors");
     write_st(&path, "video", safetensors::Dtype::I32, &[1, 2, 2, 3]);
@@ -107,24 +94,17 @@ fn safetensors_bad_fps_and_nan() {
     let path = dir.path().join("fps.safetensors");
     let data = vec![0u8; 12 * 4];
     let view =
-        safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![1, 2, 2, 3], &data)
-            .unwrap();
+        safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![1, 2, 2, 3], &data).unwrap();
     let info = HashMap::from([("fps".to_owned(), "fast".to_owned())]);
     safetensors::serialize_to_file([("video", view)], Some(info), &path).unwrap();
     let err = read_video(&path).unwrap_err();
-    assert!(
-        matches!(err, Error::InvalidMetadata { ref key, .. } if key == "fps"),
-        "{err:?}"
-    );
+    assert!(matches!(err, Error::InvalidMetadata { ref key, .. } if key == "fps"), "{err:?}");
     names(&err, &path);
 
     let path = dir.path().join("nan.safetensors");
-    let data: Vec<u8> = std::iter::repeat_n(f32::NAN.to_le_bytes(), 12)
-        .flatten()
-        .collect();
+    let data: Vec<u8> = std::iter::repeat_n(f32::NAN.to_le_bytes(), 12).flatten().collect();
     let view =
-        safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![1, 2, 2, 3], &data)
-            .unwrap();
+        safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![1, 2, 2, 3], &data).unwrap();
     safetensors::serialize_to_file([("video", view)], None::<HashMap<_, _>>, &path).unwrap();
     let err = read_video(&path).unwrap_err();
     assert!(matches!(err, Error::InvalidVideo { .. }), "{err:?}");
@@ -163,6 +143,31 @@ fn corrupt_video_files() {
     std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
     let err = read_video(&path).unwrap_err();
     names(&err, &path);
+    // A valid container whose H.264 payload is garbage: an error or concealed frames, no panic.
+    let path = dir.path().join("noise.mp4");
+    write_video(&path, &clip(3, 32, 32, 8.0), &Metadata::default()).unwrap();
+    let mut bytes = std::fs::read(&path).unwrap();
+    let mdat = bytes.windows(4).position(|w| w == b"mdat").unwrap();
+    let moov = bytes.windows(4).position(|w| w == b"moov").unwrap();
+    // Samples follow the mdat header and the 8-byte `wide` box the mp4 writer reserves; keep
+    // the length prefixes and NAL headers, scramble the slice data.
+    let (mut p, end) = (mdat + 12, moov - 4);
+    while p + 4 <= end {
+        let len = u32::from_be_bytes(bytes[p..p + 4].try_into().unwrap()) as usize;
+        for (i, b) in bytes[(p + 6).min(end)..(p + 4 + len).min(end)].iter_mut().enumerate() {
+            *b ^= (i as u8).wrapping_mul(37) | 1;
+        }
+        p += 4 + len;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    assert!(moov > mdat + 100, "mdat too small to corrupt");
+    match read_video(&path) {
+        Ok(v) => eprintln!("corrupted h.264 decoded (concealed) to {} frames", v.num_frames()),
+        Err(err) => {
+            eprintln!("corrupted h.264: {err}");
+            names(&err, &path);
+        }
+    }
     // An empty png directory.
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
@@ -191,14 +196,8 @@ fn invalid_video_leaves_nothing() {
     let mut frames = Array4::<f32>::zeros((2, 4, 4, 3));
     frames[[1, 0, 0, 0]] = f32::NAN;
     let bad = Video { frames, fps: 8.0 };
-    let no_frames = Video {
-        frames: Array4::zeros((0, 4, 4, 3)),
-        fps: 8.0,
-    };
-    let bad_fps = Video {
-        frames: Array4::zeros((1, 4, 4, 3)),
-        fps: -1.0,
-    };
+    let no_frames = Video { frames: Array4::zeros((0, 4, 4, 3)), fps: 8.0 };
+    let bad_fps = Video { frames: Array4::zeros((1, 4, 4, 3)), fps: -1.0 };
     for video in [bad, no_frames, bad_fps] {
         for name in ["clip.mp4", "clip.gif", "clip.safetensors", "frames"] {
             let path = dir.path().join(name);

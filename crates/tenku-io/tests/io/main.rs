@@ -2,5 +2,5 @@
 
 mod common;
 mod errors;
-mod ffprobe;
+mod external;
 mod roundtrip;

@@ -2,17 +2,16 @@
 
 use std::collections::HashMap;
 
-use tenku_io::{
-    Metadata, VideoFormat, read_metadata, read_video, read_video_with_metadata, write_video,
-};
+use tenku_io::{Metadata, VideoFormat, read_metadata, read_video, read_video_with_metadata, write_video};
 
 use crate::common::{clip, entries, errors, metadata};
 
 /// PNG frames store 8 bits: at most half a step of rounding.
 const PNG_MAX_ERR: f32 = 0.5 / 255.0 + 1e-6;
-/// GIF: a 256-colour NeuQuant palette per frame, no dithering.
-const GIF_MEAN_ERR: f32 = 0.01;
-const GIF_MAX_ERR: f32 = 0.1;
+/// GIF: one 256-colour NeuQuant palette for the clip, no dithering. The test clip spans a 3-D
+/// colour range (two gradients and a per-frame blue level), so ~0.024 mean / ~0.12 max.
+const GIF_MEAN_ERR: f32 = 0.03;
+const GIF_MAX_ERR: f32 = 0.16;
 /// MP4: lossy H.264 4:2:0 at high quality.
 const MP4_MEAN_ERR: f32 = 0.02;
 
@@ -22,10 +21,7 @@ fn safetensors_is_exact() {
     let path = dir.path().join("clip.safetensors");
     let video = clip(5, 32, 48, 16.0);
     let meta = metadata();
-    assert_eq!(
-        write_video(&path, &video, &meta).unwrap(),
-        VideoFormat::Safetensors
-    );
+    assert_eq!(write_video(&path, &video, &meta).unwrap(), VideoFormat::Safetensors);
     let (back, back_meta) = read_video_with_metadata(&path).unwrap();
     assert_eq!(back, video);
     assert_eq!(back_meta, meta);
@@ -45,10 +41,9 @@ fn safetensors_is_exact() {
 fn safetensors_half_precision_is_accepted() {
     let dir = tempfile::tempdir().unwrap();
     let video = clip(2, 8, 6, 8.0);
-    for (name, dtype) in [
-        ("f16.safetensors", safetensors::Dtype::F16),
-        ("bf16.safetensors", safetensors::Dtype::BF16),
-    ] {
+    for (name, dtype) in
+        [("f16.safetensors", safetensors::Dtype::F16), ("bf16.safetensors", safetensors::Dtype::BF16)]
+    {
         let data: Vec<u8> = video
             .frames
             .iter()
@@ -57,9 +52,7 @@ fn safetensors_half_precision_is_accepted() {
                 _ => half::bf16::from_f32(v).to_le_bytes(),
             })
             .collect();
-        let view =
-            safetensors::tensor::TensorView::new(dtype, video.frames.shape().to_vec(), &data)
-                .unwrap();
+        let view = safetensors::tensor::TensorView::new(dtype, video.frames.shape().to_vec(), &data).unwrap();
         let info = HashMap::from([("fps".to_owned(), "8".to_owned())]);
         let path = dir.path().join(name);
         safetensors::serialize_to_file([("video", view)], Some(info), &path).unwrap();
@@ -76,10 +69,7 @@ fn png_frames_round_trip() {
     let path = dir.path().join("frames");
     let video = clip(5, 32, 48, 12.5);
     let meta = metadata();
-    assert_eq!(
-        write_video(&path, &video, &meta).unwrap(),
-        VideoFormat::PngFrames
-    );
+    assert_eq!(write_video(&path, &video, &meta).unwrap(), VideoFormat::PngFrames);
     assert_eq!(
         entries(&path),
         [
@@ -112,10 +102,7 @@ fn png_frames_round_trip() {
     // ... and so is an empty directory, even one whose name has an extension.
     let empty = dir.path().join("empty.d");
     std::fs::create_dir(&empty).unwrap();
-    assert_eq!(
-        write_video(&empty, &shorter, &Metadata::default()).unwrap(),
-        VideoFormat::PngFrames
-    );
+    assert_eq!(write_video(&empty, &shorter, &Metadata::default()).unwrap(), VideoFormat::PngFrames);
     assert_eq!(read_video(&empty).unwrap().num_frames(), 2);
 }
 
@@ -156,9 +143,7 @@ fn gif_round_trip() {
     // What other decoders see: infinite loop, delay 6/100 s on every frame.
     let mut opts = gif::DecodeOptions::new();
     opts.set_color_output(gif::ColorOutput::RGBA);
-    let mut dec = opts
-        .read_info(std::fs::File::open(&path).unwrap())
-        .unwrap();
+    let mut dec = opts.read_info(std::fs::File::open(&path).unwrap()).unwrap();
     let mut delays = Vec::new();
     while let Some(frame) = dec.read_next_frame().unwrap() {
         delays.push(frame.delay);
@@ -216,6 +201,19 @@ fn mp4_odd_size_is_padded_and_cropped_back() {
     assert!((back.fps - 23.976).abs() < 1e-3, "fps {}", back.fps);
     let (mean, _) = errors(&back, &video);
     assert!(mean < MP4_MEAN_ERR, "mean error {mean}");
+}
+
+#[test]
+fn mp4_tiny_frames_are_padded_to_16() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tiny.mp4");
+    let video = clip(2, 5, 9, 4.0);
+    write_video(&path, &video, &Metadata::default()).unwrap();
+    let back = read_video(&path).unwrap();
+    assert_eq!(back.frames.shape(), [2, 5, 9, 3]);
+    // 9x5 pixels are nearly all colour edges, where 4:2:0 chroma loses the most.
+    let (mean, _) = errors(&back, &video);
+    assert!(mean < 0.1, "mean error {mean}");
 }
 
 #[test]

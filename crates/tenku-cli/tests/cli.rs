@@ -1,0 +1,158 @@
+//! The `tenku` binary as a user runs it.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use safetensors::Dtype;
+use safetensors::tensor::TensorView;
+
+fn tenku(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tenku")).args(args).output().expect("run tenku")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The error output, which must be exactly one line.
+fn one_line_error(o: &Output) -> String {
+    let err = String::from_utf8_lossy(&o.stderr).trim_end().to_owned();
+    assert_eq!(err.lines().count(), 1, "expected a one-line error, got:\n{err}");
+    err
+}
+
+#[test]
+fn help_lists_commands_and_every_generate_flag() {
+    let out = tenku(&["--help"]);
+    assert!(out.status.success());
+    for command in ["generate", "info", "samplers"] {
+        assert!(stdout(&out).contains(command));
+    }
+    let out = tenku(&["generate", "--help"]);
+    assert!(out.status.success());
+    for flag in [
+        "--prompt", "--negative-prompt", "--model", "--frames", "--height", "--width", "--steps", "--guidance",
+        "--sampler", "--shift", "--seed", "--noise", "--max-sequence-length", "--device", "--output", "--quiet",
+    ] {
+        assert!(stdout(&out).contains(flag), "generate --help lacks {flag}");
+    }
+}
+
+#[test]
+fn samplers_lists_the_catalog() {
+    let out = tenku(&["samplers"]);
+    assert!(out.status.success());
+    for info in tenku::sampler::CATALOG {
+        assert!(stdout(&out).contains(info.name), "missing {}", info.name);
+    }
+}
+
+#[test]
+fn invalid_flags_fail_with_one_line_naming_the_flag() {
+    let cases: [(&[&str], i32, &str); 7] = [
+        (&["generate", "--prompt", "a", "--frames", "80", "-o", "x.mp4"], 1, "nearest valid: 77 or 81"),
+        (&["generate", "--prompt", "a", "--height", "100", "-o", "x.mp4"], 1, "--height 100"),
+        (&["generate", "--prompt", "a", "--steps", "0", "-o", "x.mp4"], 1, "--steps"),
+        (&["generate", "--prompt", "a", "-o", "x.avi"], 1, "`.avi`"),
+        (&["generate", "--prompt", "a", "--sampler", "eulr", "-o", "x.mp4"], 2, "unknown sampler `eulr`"),
+        (&["generate", "--prompt", "a", "--device", "tpu", "-o", "x.mp4"], 2, "unknown device `tpu`"),
+        (&["generate", "--prompt", "a", "--steps", "many", "-o", "x.mp4"], 2, "--steps"),
+    ];
+    for (args, code, needle) in cases {
+        let out = tenku(args);
+        assert_eq!(out.status.code(), Some(code), "{args:?}");
+        let err = one_line_error(&out);
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn a_backend_left_out_of_the_build_names_its_feature() {
+    let out = tenku(&["generate", "--prompt", "a", "--device", "cuda", "-o", "x.mp4"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(one_line_error(&out).contains("--features cuda"));
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+fn write_weights(path: &Path, tensors: &[(&str, Dtype, &[usize])]) {
+    let bytes: Vec<Vec<u8>> =
+        tensors.iter().map(|(_, d, s)| vec![0u8; d.bitsize() / 8 * s.iter().product::<usize>()]).collect();
+    let views: Vec<(&str, TensorView<'_>)> = tensors
+        .iter()
+        .zip(&bytes)
+        .map(|((name, dtype, shape), b)| (*name, TensorView::new(*dtype, shape.to_vec(), b).unwrap()))
+        .collect();
+    safetensors::serialize_to_file(views, None::<HashMap<String, String>>, path).unwrap();
+}
+
+/// The real Wan2.1-T2V-1.3B-Diffusers layout with its real configs and tiny stand-in weights.
+fn wan_dir(root: &Path) {
+    write(
+        &root.join("model_index.json"),
+        r#"{"_class_name": "WanPipeline", "_diffusers_version": "0.33.0.dev0",
+            "scheduler": ["diffusers", "UniPCMultistepScheduler"], "text_encoder": ["transformers", "UMT5EncoderModel"],
+            "tokenizer": ["transformers", "T5TokenizerFast"], "transformer": ["diffusers", "WanTransformer3DModel"],
+            "vae": ["diffusers", "AutoencoderKLWan"]}"#,
+    );
+    write(&root.join("scheduler/scheduler_config.json"), r#"{"_class_name": "UniPCMultistepScheduler", "flow_shift": 3.0, "solver_order": 2}"#);
+    write(&root.join("tokenizer/tokenizer_config.json"), "{}");
+    write(&root.join("text_encoder/config.json"), r#"{"d_model": 4096, "num_heads": 64, "vocab_size": 256384}"#);
+    write_weights(&root.join("text_encoder/model.safetensors"), &[("shared.weight", Dtype::BF16, &[8, 4])]);
+    write(&root.join("vae/config.json"), r#"{"_class_name": "AutoencoderKLWan", "base_dim": 96, "z_dim": 16}"#);
+    write_weights(&root.join("vae/diffusion_pytorch_model.safetensors"), &[("decoder.conv_in.bias", Dtype::F32, &[384])]);
+    write(&root.join("transformer/config.json"), r#"{"_class_name": "WanTransformer3DModel", "num_layers": 30, "num_attention_heads": 12, "attention_head_dim": 128}"#);
+    write_weights(&root.join("transformer/diffusion_pytorch_model-00001-of-00002.safetensors"), &[("a.weight", Dtype::F32, &[1000, 1000])]);
+    write_weights(&root.join("transformer/diffusion_pytorch_model-00002-of-00002.safetensors"), &[("b.weight", Dtype::BF16, &[10, 10])]);
+    write(
+        &root.join("transformer/diffusion_pytorch_model.safetensors.index.json"),
+        r#"{"metadata": {}, "weight_map": {"a.weight": "diffusion_pytorch_model-00001-of-00002.safetensors",
+            "b.weight": "diffusion_pytorch_model-00002-of-00002.safetensors"}}"#,
+    );
+}
+
+#[test]
+fn info_lists_components_configs_and_parameters() {
+    let dir = tempfile::tempdir().unwrap();
+    wan_dir(dir.path());
+    let out = tenku(&["info", dir.path().to_str().unwrap()]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    for needle in [
+        "WanPipeline", "transformer: WanTransformer3DModel (diffusers)", "num_layers=30", "1.00M parameters",
+        "F32 1.00M", "BF16 100", "in 2 file(s)", "scheduler: UniPCMultistepScheduler", "flow_shift=3.0",
+        "text_encoder: UMT5EncoderModel (transformers)",
+    ] {
+        assert!(text.contains(needle), "missing `{needle}` in:\n{text}");
+    }
+}
+
+#[test]
+fn info_names_a_missing_shard_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    wan_dir(dir.path());
+    std::fs::remove_file(dir.path().join("transformer/diffusion_pytorch_model-00002-of-00002.safetensors")).unwrap();
+    let out = tenku(&["info", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(one_line_error(&out).contains("diffusion_pytorch_model-00002-of-00002.safetensors"));
+    assert!(stdout(&out).contains("vae: AutoencoderKLWan"), "the other components are still listed");
+}
+
+#[test]
+fn generate_reports_what_it_cannot_load_yet() {
+    let out = tenku(&["generate", "--prompt", "a red circle", "-o", "x.gif"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(one_line_error(&out).contains("no model"));
+    let dir = tempfile::tempdir().unwrap();
+    wan_dir(dir.path());
+    let out = tenku(&["generate", "--prompt", "a", "--model", dir.path().to_str().unwrap(), "-o", "x.gif"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = one_line_error(&out);
+    assert!(err.contains("WanPipeline") && err.contains("model_index.json"), "{err}");
+    let out = tenku(&["generate", "--prompt", "a", "--model", "/nonexistent/model", "-o", "x.gif"]);
+    assert!(one_line_error(&out).contains("/nonexistent/model"));
+}
