@@ -3,6 +3,9 @@
 //!
 //! Run: `cargo bench -p tenku-sampler --bench sampler_step`.
 
+// criterion's macros generate undocumented items.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 

@@ -9,8 +9,20 @@ use crate::CliError;
 
 /// Config keys worth showing, when a component's config has them.
 const SHOWN_KEYS: [&str; 14] = [
-    "num_layers", "num_attention_heads", "attention_head_dim", "in_channels", "out_channels", "patch_size",
-    "base_dim", "z_dim", "d_model", "num_heads", "vocab_size", "flow_shift", "shift", "solver_order",
+    "num_layers",
+    "num_attention_heads",
+    "attention_head_dim",
+    "in_channels",
+    "out_channels",
+    "patch_size",
+    "base_dim",
+    "z_dim",
+    "d_model",
+    "num_heads",
+    "vocab_size",
+    "flow_shift",
+    "shift",
+    "solver_order",
 ];
 
 /// Prints the directory's components; fails if any component's weights cannot be read.

@@ -32,8 +32,22 @@ fn help_lists_commands_and_every_generate_flag() {
     let out = tenku(&["generate", "--help"]);
     assert!(out.status.success());
     for flag in [
-        "--prompt", "--negative-prompt", "--model", "--frames", "--height", "--width", "--steps", "--guidance",
-        "--sampler", "--shift", "--seed", "--noise", "--max-sequence-length", "--device", "--output", "--quiet",
+        "--prompt",
+        "--negative-prompt",
+        "--model",
+        "--frames",
+        "--height",
+        "--width",
+        "--steps",
+        "--guidance",
+        "--sampler",
+        "--shift",
+        "--seed",
+        "--noise",
+        "--max-sequence-length",
+        "--device",
+        "--output",
+        "--quiet",
     ] {
         assert!(stdout(&out).contains(flag), "generate --help lacks {flag}");
     }
@@ -99,15 +113,36 @@ fn wan_dir(root: &Path) {
             "tokenizer": ["transformers", "T5TokenizerFast"], "transformer": ["diffusers", "WanTransformer3DModel"],
             "vae": ["diffusers", "AutoencoderKLWan"]}"#,
     );
-    write(&root.join("scheduler/scheduler_config.json"), r#"{"_class_name": "UniPCMultistepScheduler", "flow_shift": 3.0, "solver_order": 2}"#);
+    write(
+        &root.join("scheduler/scheduler_config.json"),
+        r#"{"_class_name": "UniPCMultistepScheduler", "flow_shift": 3.0, "solver_order": 2}"#,
+    );
     write(&root.join("tokenizer/tokenizer_config.json"), "{}");
-    write(&root.join("text_encoder/config.json"), r#"{"d_model": 4096, "num_heads": 64, "vocab_size": 256384}"#);
+    write(
+        &root.join("text_encoder/config.json"),
+        r#"{"d_model": 4096, "num_heads": 64, "vocab_size": 256384}"#,
+    );
     write_weights(&root.join("text_encoder/model.safetensors"), &[("shared.weight", Dtype::BF16, &[8, 4])]);
-    write(&root.join("vae/config.json"), r#"{"_class_name": "AutoencoderKLWan", "base_dim": 96, "z_dim": 16}"#);
-    write_weights(&root.join("vae/diffusion_pytorch_model.safetensors"), &[("decoder.conv_in.bias", Dtype::F32, &[384])]);
-    write(&root.join("transformer/config.json"), r#"{"_class_name": "WanTransformer3DModel", "num_layers": 30, "num_attention_heads": 12, "attention_head_dim": 128}"#);
-    write_weights(&root.join("transformer/diffusion_pytorch_model-00001-of-00002.safetensors"), &[("a.weight", Dtype::F32, &[1000, 1000])]);
-    write_weights(&root.join("transformer/diffusion_pytorch_model-00002-of-00002.safetensors"), &[("b.weight", Dtype::BF16, &[10, 10])]);
+    write(
+        &root.join("vae/config.json"),
+        r#"{"_class_name": "AutoencoderKLWan", "base_dim": 96, "z_dim": 16}"#,
+    );
+    write_weights(
+        &root.join("vae/diffusion_pytorch_model.safetensors"),
+        &[("decoder.conv_in.bias", Dtype::F32, &[384])],
+    );
+    write(
+        &root.join("transformer/config.json"),
+        r#"{"_class_name": "WanTransformer3DModel", "num_layers": 30, "num_attention_heads": 12, "attention_head_dim": 128}"#,
+    );
+    write_weights(
+        &root.join("transformer/diffusion_pytorch_model-00001-of-00002.safetensors"),
+        &[("a.weight", Dtype::F32, &[1000, 1000])],
+    );
+    write_weights(
+        &root.join("transformer/diffusion_pytorch_model-00002-of-00002.safetensors"),
+        &[("b.weight", Dtype::BF16, &[10, 10])],
+    );
     write(
         &root.join("transformer/diffusion_pytorch_model.safetensors.index.json"),
         r#"{"metadata": {}, "weight_map": {"a.weight": "diffusion_pytorch_model-00001-of-00002.safetensors",
@@ -123,8 +158,15 @@ fn info_lists_components_configs_and_parameters() {
     let text = stdout(&out);
     assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
     for needle in [
-        "WanPipeline", "transformer: WanTransformer3DModel (diffusers)", "num_layers=30", "1.00M parameters",
-        "F32 1.00M", "BF16 100", "in 2 file(s)", "scheduler: UniPCMultistepScheduler", "flow_shift=3.0",
+        "WanPipeline",
+        "transformer: WanTransformer3DModel (diffusers)",
+        "num_layers=30",
+        "1.00M parameters",
+        "F32 1.00M",
+        "BF16 100",
+        "in 2 file(s)",
+        "scheduler: UniPCMultistepScheduler",
+        "flow_shift=3.0",
         "text_encoder: UMT5EncoderModel (transformers)",
     ] {
         assert!(text.contains(needle), "missing `{needle}` in:\n{text}");
@@ -135,7 +177,8 @@ fn info_lists_components_configs_and_parameters() {
 fn info_names_a_missing_shard_and_fails() {
     let dir = tempfile::tempdir().unwrap();
     wan_dir(dir.path());
-    std::fs::remove_file(dir.path().join("transformer/diffusion_pytorch_model-00002-of-00002.safetensors")).unwrap();
+    std::fs::remove_file(dir.path().join("transformer/diffusion_pytorch_model-00002-of-00002.safetensors"))
+        .unwrap();
     let out = tenku(&["info", dir.path().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(one_line_error(&out).contains("diffusion_pytorch_model-00002-of-00002.safetensors"));

@@ -24,7 +24,9 @@ mod sampling;
 mod weights;
 
 pub use error::{Error, Result};
-pub use model::{Conditioning, Denoiser, LatentLayout, Prediction, TextEmbeddings, TextEncoder, Timestep, VideoAutoencoder};
+pub use model::{
+    Conditioning, Denoiser, LatentLayout, Prediction, TextEmbeddings, TextEncoder, Timestep, VideoAutoencoder,
+};
 pub use model_dir::{Component, ModelDir};
 pub use noise::SeededNoise;
 pub use sampling::{ModelFn, NoiseFamily, NoiseLevel, NoiseSource, Sampler, Schedule};

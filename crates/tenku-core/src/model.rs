@@ -22,7 +22,13 @@ impl Prediction {
     /// Converts a raw prediction at noise level `(alpha, sigma)` into the clean-sample estimate.
     ///
     /// `x` is the noisy input the prediction was made from.
-    pub fn to_x0<const D: usize>(self, prediction: Tensor<D>, x: Tensor<D>, alpha: f64, sigma: f64) -> Tensor<D> {
+    pub fn to_x0<const D: usize>(
+        self,
+        prediction: Tensor<D>,
+        x: Tensor<D>,
+        alpha: f64,
+        sigma: f64,
+    ) -> Tensor<D> {
         match self {
             // x = α·x0 + σ·(v + x0)  ⇒  x0 = (x − σ·v) / (α + σ); α + σ = 1 for flow schedules.
             Prediction::Velocity => (x - prediction * sigma) / (alpha + sigma),
@@ -117,7 +123,8 @@ pub struct LatentLayout {
 impl LatentLayout {
     /// Latent frames for `frames` video frames, when `frames` follows the causal rule `1 + k·factor`.
     pub fn latent_frames(&self, frames: usize) -> Option<usize> {
-        (frames >= 1 && (frames - 1) % self.temporal_factor == 0).then(|| 1 + (frames - 1) / self.temporal_factor)
+        (frames >= 1 && (frames - 1).is_multiple_of(self.temporal_factor))
+            .then(|| 1 + (frames - 1) / self.temporal_factor)
     }
 
     /// Video frames decoded from `latent_frames` latent frames.
@@ -170,10 +177,7 @@ mod tests {
         let eps = Tensor::<1>::from_floats([1.0, 0.25, -0.75], &device);
         for (alpha, sigma, vp) in [(0.6f64, 0.4f64, false), (0.8, 0.6, true)] {
             let x = x0.clone() * alpha + eps.clone() * sigma;
-            let mut cases = vec![
-                (Prediction::Epsilon, eps.clone()),
-                (Prediction::Sample, x0.clone()),
-            ];
+            let mut cases = vec![(Prediction::Epsilon, eps.clone()), (Prediction::Sample, x0.clone())];
             if vp {
                 cases.push((Prediction::V, eps.clone() * alpha - x0.clone() * sigma));
             } else {
@@ -189,7 +193,8 @@ mod tests {
 
     #[test]
     fn latent_frames_follow_the_causal_rule() {
-        let layout = LatentLayout { channels: 16, temporal_factor: 4, spatial_factor: 8, mean: vec![], std: vec![] };
+        let layout =
+            LatentLayout { channels: 16, temporal_factor: 4, spatial_factor: 8, mean: vec![], std: vec![] };
         assert_eq!(layout.latent_frames(81), Some(21));
         assert_eq!(layout.latent_frames(1), Some(1));
         assert_eq!(layout.latent_frames(80), None);

@@ -138,11 +138,12 @@ impl ModelDir {
 
     /// The component called `name`, failing with the list of those present.
     pub fn component(&self, name: &str) -> Result<&Component> {
-        let component = self.components.iter().find(|c| c.name == name).ok_or_else(|| Error::MissingComponent {
-            path: self.root.clone(),
-            component: name.to_owned(),
-            listed: self.components.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", "),
-        })?;
+        let component =
+            self.components.iter().find(|c| c.name == name).ok_or_else(|| Error::MissingComponent {
+                path: self.root.clone(),
+                component: name.to_owned(),
+                listed: self.components.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", "),
+            })?;
         if !component.dir.is_dir() {
             return Err(Error::NotFound { what: "component folder", path: component.dir.clone() });
         }

@@ -155,11 +155,16 @@ impl WeightStore {
             let file = File::open(&path).map_err(|source| Error::Io { path: path.clone(), source })?;
             // SAFETY: the map is read-only; like every mmap-based loader, we rely on nobody
             // truncating the checkpoint while it is open.
-            let map = unsafe { Mmap::map(&file) }.map_err(|source| Error::Io { path: path.clone(), source })?;
+            let map =
+                unsafe { Mmap::map(&file) }.map_err(|source| Error::Io { path: path.clone(), source })?;
             let parsed = SafeTensors::deserialize(&map)
                 .map_err(|e| Error::Safetensors { path: path.clone(), reason: e.to_string() })?;
             for (key, view) in parsed.tensors() {
-                let info = TensorInfo { file: path.clone(), dtype: format!("{:?}", view.dtype()), shape: view.shape().to_vec() };
+                let info = TensorInfo {
+                    file: path.clone(),
+                    dtype: format!("{:?}", view.dtype()),
+                    shape: view.shape().to_vec(),
+                };
                 tensors.insert(key, (shards.len(), info));
             }
             drop(parsed);
@@ -205,8 +210,11 @@ impl WeightStore {
         let view = parsed
             .tensor(key)
             .map_err(|e| Error::Safetensors { path: shard.path.clone(), reason: e.to_string() })?;
-        let values = bytes_to_f32(view.dtype(), view.data())
-            .ok_or_else(|| Error::UnsupportedDtype { key: key.to_owned(), path: shard.path.clone(), found: info.dtype.clone() })?;
+        let values = bytes_to_f32(view.dtype(), view.data()).ok_or_else(|| Error::UnsupportedDtype {
+            key: key.to_owned(),
+            path: shard.path.clone(),
+            found: info.dtype.clone(),
+        })?;
         Ok((values, info.shape.clone()))
     }
 
@@ -231,10 +239,16 @@ impl WeightStore {
     /// parameters renamed to Burn's layout. Fails, naming the keys, when the module needs a tensor
     /// no file holds, when a file holds a tensor no parameter takes (unless ignored in `options`),
     /// or when a shape differs from the module's.
-    pub fn load_into<M: Module + ModuleSnapshot>(&self, module: M, options: &LoadOptions) -> Result<(M, LoadReport)> {
+    pub fn load_into<M: Module + ModuleSnapshot>(
+        &self,
+        module: M,
+        options: &LoadOptions,
+    ) -> Result<(M, LoadReport)> {
         let mut module = module;
-        let remapper = KeyRemapper::from_patterns(options.remap.clone())
-            .map_err(|e| Error::Load { path: self.origin.clone(), reason: format!("bad key pattern: {e}") })?;
+        let remapper = KeyRemapper::from_patterns(options.remap.clone()).map_err(|e| Error::Load {
+            path: self.origin.clone(),
+            reason: format!("bad key pattern: {e}"),
+        })?;
         let mut applied = BTreeSet::new();
         let mut missing_everywhere: Option<BTreeSet<String>> = None;
         let mut unused = BTreeSet::new();
@@ -284,7 +298,6 @@ impl WeightStore {
         }
     }
 }
-
 
 fn bytes_to_f32(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f32>> {
     let words = |n: usize| bytes.chunks_exact(n);

@@ -19,8 +19,14 @@ fn wan_layout(root: &Path) {
             "transformer_2": [null, null], "vae": ["diffusers", "AutoencoderKLWan"], "boundary_ratio": null,
             "expand_timesteps": false}"#,
     );
-    write(&root.join("scheduler/scheduler_config.json"), r#"{"_class_name": "UniPCMultistepScheduler", "flow_shift": 3.0}"#);
-    write(&root.join("transformer/config.json"), r#"{"_class_name": "WanTransformer3DModel", "num_layers": 30}"#);
+    write(
+        &root.join("scheduler/scheduler_config.json"),
+        r#"{"_class_name": "UniPCMultistepScheduler", "flow_shift": 3.0}"#,
+    );
+    write(
+        &root.join("transformer/config.json"),
+        r#"{"_class_name": "WanTransformer3DModel", "num_layers": 30}"#,
+    );
     write(&root.join("vae/config.json"), r#"{"_class_name": "AutoencoderKLWan", "z_dim": 16}"#);
     write(&root.join("text_encoder/config.json"), r#"{"d_model": 4096}"#);
     write(&root.join("tokenizer/tokenizer_config.json"), r#"{}"#);
@@ -64,8 +70,15 @@ fn bad_directories_give_typed_errors_naming_the_path() {
     let err = model.component("image_encoder").unwrap_err();
     assert!(matches!(err, Error::MissingComponent { .. }));
     assert!(err.to_string().contains("transformer, vae") || err.to_string().contains("vae"), "{err}");
-    let err = model.component("vae").unwrap().expect_class(&["AutoencoderKLWan2"], &model.index_path()).unwrap_err();
-    assert!(err.to_string().contains("AutoencoderKLWan") && err.to_string().contains("model_index.json"), "{err}");
+    let err = model
+        .component("vae")
+        .unwrap()
+        .expect_class(&["AutoencoderKLWan2"], &model.index_path())
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("AutoencoderKLWan") && err.to_string().contains("model_index.json"),
+        "{err}"
+    );
     std::fs::remove_dir_all(dir.path().join("vae")).unwrap();
     assert!(matches!(model.component("vae"), Err(Error::NotFound { .. })));
 }

@@ -128,7 +128,10 @@ fn a_missing_shard_is_named() {
     let index = shard_index(dir.path());
     std::fs::remove_file(dir.path().join("model-00002-of-00002.safetensors")).unwrap();
     let err = WeightStore::open(&index).unwrap_err();
-    assert!(matches!(&err, Error::NotFound { path, .. } if path.ends_with("model-00002-of-00002.safetensors")), "{err}");
+    assert!(
+        matches!(&err, Error::NotFound { path, .. } if path.ends_with("model-00002-of-00002.safetensors")),
+        "{err}"
+    );
 }
 
 #[test]
@@ -148,7 +151,11 @@ fn missing_and_unexpected_keys_are_reported_by_name() {
         other => panic!("expected KeyMismatch, got {other}"),
     }
     let message = err.to_string();
-    assert!(message.contains("`proj.bias`") && message.contains("`extra.scale`") && message.contains("w.safetensors"));
+    assert!(
+        message.contains("`proj.bias`")
+            && message.contains("`extra.scale`")
+            && message.contains("w.safetensors")
+    );
 }
 
 #[test]
@@ -218,9 +225,14 @@ fn reading_single_tensors_checks_key_rank_and_dtype() {
     write(&path, &tensors);
     let store = WeightStore::open(&path).unwrap();
     let device = Device::flex();
-    assert_eq!(values(store.tensor::<2>("proj.weight", &device).unwrap()), vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+    assert_eq!(
+        values(store.tensor::<2>("proj.weight", &device).unwrap()),
+        vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    );
     assert!(matches!(store.tensor::<3>("proj.weight", &device), Err(Error::ShapeMismatch { .. })));
-    assert!(matches!(store.tensor::<1>("nope", &device), Err(Error::MissingTensor { key, .. }) if key == "nope"));
+    assert!(
+        matches!(store.tensor::<1>("nope", &device), Err(Error::MissingTensor { key, .. }) if key == "nope")
+    );
     assert!(matches!(store.tensor::<1>("steps", &device), Err(Error::UnsupportedDtype { .. })));
     assert_eq!(store.info("proj.weight").unwrap().dtype, "BF16");
 }

@@ -6,8 +6,8 @@
 //!
 //! | format | path | fidelity | metadata |
 //! |---|---|---|---|
-//! | [MP4](VideoFormat::Mp4) (H.264) | `*.mp4` | lossy (mean abs error ≲ 0.01 on smooth content) | `udta` `©nam` = prompt, `desc` = JSON pairs |
-//! | [GIF](VideoFormat::Gif) | `*.gif` | 256 colours per frame | comment extension, JSON pairs |
+//! | [MP4](VideoFormat::Mp4) (H.264) | `*.mp4` | lossy (mean abs error ≈ 0.01) | `udta` `©nam` = prompt, `desc` = JSON pairs |
+//! | [GIF](VideoFormat::Gif) | `*.gif` | one 256-colour palette | comment extension, JSON pairs |
 //! | [PNG frames](VideoFormat::PngFrames) | directory / no extension | 8-bit (±0.5/255) | `metadata.json` |
 //! | [safetensors](VideoFormat::Safetensors) | `*.safetensors` | exact `f32` | `__metadata__` pairs |
 //!
@@ -45,6 +45,7 @@ mod atomic;
 mod error;
 mod format;
 mod gif;
+mod h264;
 mod image;
 mod metadata;
 mod mp4;
@@ -105,8 +106,9 @@ pub fn write_video_as(path: &Path, video: &Video, meta: &Metadata, format: Video
 /// Reads a video written by [`write_video`] or another tool, choosing the format with
 /// [`VideoFormat::from_path`].
 ///
-/// - **MP4**: the first H.264 (`avc1`) track, decoded with OpenH264 (BT.709 limited range
-///   assumed); fps from the Tenku metadata, else from the track timing.
+/// - **MP4**: the first H.264 (`avc1`) track (any profile OpenH264 decodes, B-frames included),
+///   converted to RGB with the matrix and range the stream declares (BT.601 below 720 lines and
+///   BT.709 above if it declares none); fps from the Tenku metadata, else from the track timing.
 /// - **GIF**: every frame composited onto the full canvas (transparent pixels become black);
 ///   fps from the Tenku comment, else `100 / delay` of the first frame (10 if the delay is 0).
 /// - **PNG frames**: every `*.png` in the directory, sorted by file name, all the same size

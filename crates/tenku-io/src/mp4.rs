@@ -3,7 +3,8 @@
 //!
 //! - Colour: RGB is converted to 8-bit YUV 4:2:0 with BT.709 coefficients in limited ("TV")
 //!   range, chroma averaged over 2×2 blocks, and the SPS says so (VUI: BT.709 primaries,
-//!   transfer and matrix, limited range). The reader assumes the same for any MP4.
+//!   transfer and matrix, limited range). The reader uses whatever matrix and range a stream
+//!   declares in its SPS (see `h264.rs`).
 //! - Size: 4:2:0 needs an even width and height, and OpenH264 needs at least 16×16. A frame
 //!   that is odd-sized or smaller is padded on the right/bottom by replicating its edge pixels;
 //!   the original size is recorded in the metadata and the reader crops back to it (other
@@ -38,6 +39,7 @@ use openh264::formats::{YUVBuffer, YUVSource};
 
 use crate::atomic;
 use crate::error::Error;
+use crate::h264::YuvMatrix;
 use crate::metadata::{Metadata, parse_fps};
 use crate::video::{DEFAULT_FPS, Video};
 
@@ -55,9 +57,9 @@ const MOVIE_TIMESCALE: u32 = 1000;
 const MAX_LONG_SIDE: usize = 3840;
 const MAX_SHORT_SIDE: usize = 2160;
 
-// BT.709 luma coefficients.
-const KR: f32 = 0.2126;
-const KB: f32 = 0.0722;
+// BT.709 luma coefficients, used for writing.
+const KR: f32 = YuvMatrix::BT709.kr;
+const KB: f32 = YuvMatrix::BT709.kb;
 const KG: f32 = 1.0 - KR - KB;
 
 /// One encoded access unit: length-prefixed NAL units and whether it is an IDR frame.
@@ -336,20 +338,23 @@ fn rgb_to_yuv420(frame: ArrayView3<'_, f32>, ew: usize, eh: usize) -> Vec<u8> {
 }
 
 /// Converts a decoded I420 picture to RGB `f32` (`[h, w, 3]` flattened), cropped to `w × h`.
-fn yuv420_to_rgb(yuv: &DecodedYUV<'_>, w: usize, h: usize, out: &mut Vec<f32>) {
+/// Chroma is upsampled by replication (the inverse of the writer's 2×2 averaging).
+fn yuv420_to_rgb(yuv: &DecodedYUV<'_>, w: usize, h: usize, m: YuvMatrix, out: &mut Vec<f32>) {
     let (ys, us, vs) = yuv.strides();
     let (y_plane, u_plane, v_plane) = (yuv.y(), yuv.u(), yuv.v());
+    let (y_off, y_scale, c_scale) = if m.full_range { (0.0, 255.0, 255.0) } else { (16.0, 219.0, 224.0) };
+    let kg = 1.0 - m.kr - m.kb;
     for y in 0..h {
         for x in 0..w {
             let luma = f32::from(*y_plane.get(y * ys + x).unwrap_or(&16));
             let cb = f32::from(*u_plane.get(y / 2 * us + x / 2).unwrap_or(&128));
             let cr = f32::from(*v_plane.get(y / 2 * vs + x / 2).unwrap_or(&128));
-            let l = (luma - 16.0) / 219.0;
-            let pb = (cb - 128.0) / 224.0;
-            let pr = (cr - 128.0) / 224.0;
-            let r = l + 2.0 * (1.0 - KR) * pr;
-            let b = l + 2.0 * (1.0 - KB) * pb;
-            let g = (l - KR * r - KB * b) / KG;
+            let l = (luma - y_off) / y_scale;
+            let pb = (cb - 128.0) / c_scale;
+            let pr = (cr - 128.0) / c_scale;
+            let r = l + 2.0 * (1.0 - m.kr) * pr;
+            let b = l + 2.0 * (1.0 - m.kb) * pb;
+            let g = (l - m.kr * r - m.kb * b) / kg;
             out.extend([r, g, b].map(|v| v.clamp(0.0, 1.0)));
         }
     }
@@ -357,6 +362,8 @@ fn yuv420_to_rgb(yuv: &DecodedYUV<'_>, w: usize, h: usize, out: &mut Vec<f32>) {
 
 /// What the demuxer extracts from the file.
 struct Demuxed {
+    /// The first SPS NAL unit (for the colour description).
+    sps: Vec<u8>,
     /// SPS and PPS NAL units in Annex-B form.
     parameter_sets: Vec<u8>,
     /// Each sample converted to Annex-B.
@@ -372,8 +379,10 @@ pub(crate) fn read(path: &Path) -> Result<(Video, Metadata), Error> {
     let (fps, meta, size) = parse_summary(demuxed.summary.as_deref()).map_err(|e| e.at(path))?;
     let h264_err =
         |source| Error::H264 { path: path.to_path_buf(), action: "decoding", source: Box::new(source) };
-    let mut decoder =
-        Decoder::with_api_config(OpenH264API::from_source(), DecoderConfig::new().flush_after_decode(Flush::NoFlush)).map_err(h264_err)?;
+    // Frames come out when the decoder has them (B-frame streams are reordered); the rest are
+    // flushed at the end. Flushing after every packet breaks streams with B-frames.
+    let config = DecoderConfig::new().flush_after_decode(Flush::NoFlush);
+    let mut decoder = Decoder::with_api_config(OpenH264API::from_source(), config).map_err(h264_err)?;
     let mut rgb = Vec::new();
     let mut dims: Option<(usize, usize)> = None;
     let mut count = 0usize;
@@ -391,7 +400,7 @@ pub(crate) fn read(path: &Path) -> Result<(Video, Metadata), Error> {
                 format!("frame {count} is {w}x{h}, expected a constant frame size"),
             ));
         }
-        yuv420_to_rgb(yuv, w, h, rgb);
+        yuv420_to_rgb(yuv, w, h, YuvMatrix::from_sps(&demuxed.sps, dh), rgb);
         count += 1;
         Ok(())
     };
@@ -491,7 +500,8 @@ fn demux(bytes: &[u8], with_samples: bool) -> Result<Result<Demuxed, String>, mp
             None => return Ok(Err(format!("sample {id} has a truncated nal unit"))),
         }
     }
-    Ok(Ok(Demuxed { parameter_sets, samples, fps, summary }))
+    let sps = avcc.sequence_parameter_sets.first().map(|n| n.bytes.clone()).unwrap_or_default();
+    Ok(Ok(Demuxed { sps, parameter_sets, samples, fps, summary }))
 }
 
 /// Converts length-prefixed NAL units to Annex-B; `None` if a length runs past the end.
@@ -517,6 +527,15 @@ mod tests {
         assert_eq!(strip_start_code(&[0, 0, 0, 1, 0x67, 9]), &[0x67, 9]);
         assert_eq!(strip_start_code(&[0, 0, 1, 0x68]), &[0x68]);
         assert_eq!(strip_start_code(&[0x65, 1]), &[0x65, 1]);
+    }
+
+    #[test]
+    fn written_sps_declares_bt709() {
+        let video = Video::new(Array4::from_elem((2, 16, 16, 3), 0.5), 8.0).unwrap();
+        let (sps, _, samples) = encode(Path::new("t.mp4"), &video, 16, 16).unwrap();
+        assert_eq!(samples.len(), 2);
+        assert!(samples[0].is_sync);
+        assert_eq!(YuvMatrix::from_sps(&sps.unwrap(), 16), YuvMatrix::BT709);
     }
 
     #[test]

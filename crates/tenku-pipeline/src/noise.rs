@@ -26,7 +26,10 @@ pub fn latents_from_file(path: &Path, shape: [usize; 5], device: &Device) -> Res
         _ => {
             return Err(Error::Noise {
                 path: path.to_owned(),
-                reason: format!("expected a tensor named `{NOISE_KEY}` (or a single tensor); found {}", keys.join(", ")),
+                reason: format!(
+                    "expected a tensor named `{NOISE_KEY}` (or a single tensor); found {}",
+                    keys.join(", ")
+                ),
             });
         }
     };

@@ -21,7 +21,8 @@ pub struct Geometry {
 
 impl Geometry {
     /// Wan2.1: 16 latent channels, 4× time and 8× space compression, 2×2 patches.
-    pub const WAN_2_1: Geometry = Geometry { latent_channels: 16, temporal_factor: 4, spatial_factor: 8, patch: (2, 2) };
+    pub const WAN_2_1: Geometry =
+        Geometry { latent_channels: 16, temporal_factor: 4, spatial_factor: 8, patch: (2, 2) };
 
     /// Latent shape `[1, channels, latent_frames, height/s, width/s]` for a valid request.
     pub fn latent_shape(&self, frames: usize, height: usize, width: usize) -> [usize; 5] {
@@ -83,7 +84,7 @@ impl GenerateRequest {
             });
         }
         let k = geometry.temporal_factor;
-        let frames_ok = |f: usize| f >= 1 && (f - 1) % k == 0;
+        let frames_ok = |f: usize| f >= 1 && (f - 1).is_multiple_of(k);
         if !frames_ok(self.frames) {
             return Err(Error::InvalidRequest {
                 flag: "--frames",
@@ -96,7 +97,7 @@ impl GenerateRequest {
             ("--height", self.height, geometry.spatial_factor * ph),
             ("--width", self.width, geometry.spatial_factor * pw),
         ] {
-            let ok = |v: usize| v > 0 && v % multiple == 0;
+            let ok = |v: usize| v > 0 && v.is_multiple_of(multiple);
             if !ok(value) {
                 return Err(Error::InvalidRequest {
                     flag,
@@ -106,7 +107,11 @@ impl GenerateRequest {
             }
         }
         if self.steps == 0 {
-            return Err(Error::InvalidRequest { flag: "--steps", value: "0".into(), expected: "at least 1".into() });
+            return Err(Error::InvalidRequest {
+                flag: "--steps",
+                value: "0".into(),
+                expected: "at least 1".into(),
+            });
         }
         if !(self.guidance.is_finite() && self.guidance >= 0.0) {
             return Err(Error::InvalidRequest {

@@ -9,7 +9,8 @@ use safetensors::tensor::TensorView;
 use tenku_pipeline::{Error, latents_from_file, seeded_latents};
 
 fn write(path: &Path, tensors: &[(&str, &[usize], &[f32])]) {
-    let bytes: Vec<Vec<u8>> = tensors.iter().map(|(_, _, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect()).collect();
+    let bytes: Vec<Vec<u8>> =
+        tensors.iter().map(|(_, _, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect()).collect();
     let views: Vec<(&str, TensorView<'_>)> = tensors
         .iter()
         .zip(&bytes)

@@ -54,14 +54,54 @@ pub struct SamplerInfo {
 
 /// Every built-in sampler, in the order `tenku samplers` lists them.
 pub const CATALOG: [SamplerInfo; 8] = [
-    SamplerInfo { name: "unipc", options: "order=2,corrector=true", stochastic: false, summary: "UniPC bh2 predictor-corrector multistep (Wan's default scheduler)" },
-    SamplerInfo { name: "euler", options: "", stochastic: false, summary: "Euler on the probability-flow ODE (FlowMatchEulerDiscrete for flow models)" },
-    SamplerInfo { name: "heun", options: "", stochastic: false, summary: "Heun's 2nd-order method, 2 model calls per step (EDM)" },
-    SamplerInfo { name: "dpmpp_2m", options: "", stochastic: false, summary: "DPM-Solver++(2M), 2nd-order multistep in data prediction" },
-    SamplerInfo { name: "ddim", options: "eta=0", stochastic: false, summary: "DDIM; stochastic when eta > 0" },
-    SamplerInfo { name: "euler_ancestral", options: "eta=1", stochastic: true, summary: "Euler ancestral (k-diffusion), the same update as DDIM with eta" },
-    SamplerInfo { name: "ddpm", options: "", stochastic: true, summary: "DDPM ancestral sampling from the forward-process posterior" },
-    SamplerInfo { name: "lcm", options: "", stochastic: true, summary: "consistency-style: predict x0, re-noise to the next level" },
+    SamplerInfo {
+        name: "unipc",
+        options: "order=2,corrector=true",
+        stochastic: false,
+        summary: "UniPC bh2 predictor-corrector multistep (Wan's default scheduler)",
+    },
+    SamplerInfo {
+        name: "euler",
+        options: "",
+        stochastic: false,
+        summary: "Euler on the probability-flow ODE (FlowMatchEulerDiscrete for flow models)",
+    },
+    SamplerInfo {
+        name: "heun",
+        options: "",
+        stochastic: false,
+        summary: "Heun's 2nd-order method, 2 model calls per step (EDM)",
+    },
+    SamplerInfo {
+        name: "dpmpp_2m",
+        options: "",
+        stochastic: false,
+        summary: "DPM-Solver++(2M), 2nd-order multistep in data prediction",
+    },
+    SamplerInfo {
+        name: "ddim",
+        options: "eta=0",
+        stochastic: false,
+        summary: "DDIM; stochastic when eta > 0",
+    },
+    SamplerInfo {
+        name: "euler_ancestral",
+        options: "eta=1",
+        stochastic: true,
+        summary: "Euler ancestral (k-diffusion), the same update as DDIM with eta",
+    },
+    SamplerInfo {
+        name: "ddpm",
+        options: "",
+        stochastic: true,
+        summary: "DDPM ancestral sampling from the forward-process posterior",
+    },
+    SamplerInfo {
+        name: "lcm",
+        options: "",
+        stochastic: true,
+        summary: "consistency-style: predict x0, re-noise to the next level",
+    },
 ];
 
 impl SamplerKind {
@@ -107,7 +147,9 @@ impl fmt::Display for SamplerKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SamplerKind::UniPc { order, corrector } => write!(f, "unipc:order={order},corrector={corrector}"),
-            SamplerKind::Ddim { eta } | SamplerKind::EulerAncestral { eta } => write!(f, "{}:eta={eta}", self.name()),
+            SamplerKind::Ddim { eta } | SamplerKind::EulerAncestral { eta } => {
+                write!(f, "{}:eta={eta}", self.name())
+            }
             other => f.write_str(other.name()),
         }
     }
@@ -144,13 +186,21 @@ impl FromStr for SamplerKind {
             let (key, value) = option.split_once('=').ok_or_else(|| invalid("key=value"))?;
             match (&mut kind, key.trim()) {
                 (SamplerKind::UniPc { order, .. }, "order") => {
-                    *order = value.parse().ok().filter(|o| (1..=3).contains(o)).ok_or_else(|| invalid("order=1, 2 or 3"))?;
+                    *order = value
+                        .parse()
+                        .ok()
+                        .filter(|o| (1..=3).contains(o))
+                        .ok_or_else(|| invalid("order=1, 2 or 3"))?;
                 }
                 (SamplerKind::UniPc { corrector, .. }, "corrector") => {
                     *corrector = value.parse().map_err(|_| invalid("corrector=true or false"))?;
                 }
                 (SamplerKind::Ddim { eta } | SamplerKind::EulerAncestral { eta }, "eta") => {
-                    *eta = value.parse().ok().filter(|e: &f64| e.is_finite() && *e >= 0.0).ok_or_else(|| invalid("eta ≥ 0"))?;
+                    *eta = value
+                        .parse()
+                        .ok()
+                        .filter(|e: &f64| e.is_finite() && *e >= 0.0)
+                        .ok_or_else(|| invalid("eta ≥ 0"))?;
                 }
                 _ => {
                     let accepted = CATALOG.iter().find(|s| s.name == kind.name()).map_or("", |s| s.options);
@@ -178,7 +228,10 @@ mod tests {
 
     #[test]
     fn options_parse_and_bad_ones_name_the_problem() {
-        assert_eq!("unipc:order=3".parse::<SamplerKind>().unwrap(), SamplerKind::UniPc { order: 3, corrector: true });
+        assert_eq!(
+            "unipc:order=3".parse::<SamplerKind>().unwrap(),
+            SamplerKind::UniPc { order: 3, corrector: true }
+        );
         assert_eq!("ddim:eta=0.5".parse::<SamplerKind>().unwrap(), SamplerKind::Ddim { eta: 0.5 });
         let err = "unipc:order=4".parse::<SamplerKind>().unwrap_err().to_string();
         assert!(err.contains("order=4") && err.contains("1, 2 or 3"), "{err}");

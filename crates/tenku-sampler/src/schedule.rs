@@ -148,7 +148,11 @@ pub fn variance_preserving(steps: usize, betas: Betas, spacing: Spacing) -> Sche
                 Spacing::Linspace if steps == 1 => last,
                 Spacing::Linspace => (k as f64 * last / (steps - 1) as f64).round_ties_even(),
                 Spacing::Leading { offset } => (k * (TRAIN_TIMESTEPS / steps) + offset) as f64,
-                Spacing::Trailing => (TRAIN_TIMESTEPS as f64 - i as f64 * TRAIN_TIMESTEPS as f64 / steps as f64).round_ties_even() - 1.0,
+                Spacing::Trailing => {
+                    (TRAIN_TIMESTEPS as f64 - i as f64 * TRAIN_TIMESTEPS as f64 / steps as f64)
+                        .round_ties_even()
+                        - 1.0
+                }
             };
             (t as usize).min(TRAIN_TIMESTEPS - 1)
         })
@@ -160,7 +164,11 @@ pub fn variance_preserving(steps: usize, betas: Betas, spacing: Spacing) -> Sche
 ///
 /// The last level is clean (σ = 0) unless `final_alpha_cumprod` is given: DDIM with
 /// `set_alpha_to_one = false` ends at ᾱ₀ instead.
-pub fn variance_preserving_at(timesteps: &[usize], betas: Betas, final_alpha_cumprod: Option<f64>) -> Schedule {
+pub fn variance_preserving_at(
+    timesteps: &[usize],
+    betas: Betas,
+    final_alpha_cumprod: Option<f64>,
+) -> Schedule {
     let table = betas.alphas_cumprod(TRAIN_TIMESTEPS);
     let level = |index: usize, abar: f64, timestep: f64| NoiseLevel {
         index,
@@ -182,9 +190,9 @@ mod tests {
     fn unipc_timesteps_match_the_wan_reference_vector() {
         // From diffusers' UniPC with flow sigmas, 50 steps, shift 3 (see reference/wan.md §4.1).
         let expected = [
-            999, 993, 986, 979, 971, 964, 956, 948, 940, 931, 923, 914, 904, 895, 885, 875, 864, 853, 842, 830,
-            818, 805, 792, 779, 765, 750, 735, 719, 702, 685, 667, 648, 628, 607, 586, 563, 539, 514, 487, 459,
-            429, 398, 365, 329, 292, 251, 208, 162, 113, 60,
+            999, 993, 986, 979, 971, 964, 956, 948, 940, 931, 923, 914, 904, 895, 885, 875, 864, 853, 842,
+            830, 818, 805, 792, 779, 765, 750, 735, 719, 702, 685, 667, 648, 628, 607, 586, 563, 539, 514,
+            487, 459, 429, 398, 365, 329, 292, 251, 208, 162, 113, 60,
         ];
         let schedule = flow_unipc(50, 3.0);
         let timesteps: Vec<i64> = schedule.levels[..50].iter().map(|l| l.timestep as i64).collect();
@@ -206,7 +214,11 @@ mod tests {
             flow_unipc(7, 3.0),
             flow_match_euler(7, 5.0),
             karras(7, 0.002, 80.0, 7.0),
-            variance_preserving(7, Betas::ScaledLinear { start: 0.00085, end: 0.012 }, Spacing::Leading { offset: 1 }),
+            variance_preserving(
+                7,
+                Betas::ScaledLinear { start: 0.00085, end: 0.012 },
+                Spacing::Leading { offset: 1 },
+            ),
             variance_preserving(7, Betas::Linear { start: 1e-4, end: 0.02 }, Spacing::Trailing),
         ] {
             let sigmas = schedule.sigmas();

@@ -32,7 +32,9 @@ impl Gaussian {
 
     fn broadcast(values: &[f32], batch: usize, device: &Device) -> Tensor<5> {
         let [_, c, f, h, w] = DIMS;
-        Tensor::<5>::from_data(TensorData::new(values.to_vec(), DIMS), device).repeat_dim(0, batch).reshape([batch, c, f, h, w])
+        Tensor::<5>::from_data(TensorData::new(values.to_vec(), DIMS), device)
+            .repeat_dim(0, batch)
+            .reshape([batch, c, f, h, w])
     }
 
     /// The exact x0 estimate, element by element on the host.
@@ -85,7 +87,13 @@ fn values(x: Tensor<5>) -> Vec<f32> {
     x.into_data().try_into_vec::<f32>().unwrap()
 }
 
-fn run(sampler: &mut dyn Sampler, schedule: &Schedule, x: Tensor<5>, seed: u64, data: &Gaussian) -> Tensor<5> {
+fn run(
+    sampler: &mut dyn Sampler,
+    schedule: &Schedule,
+    x: Tensor<5>,
+    seed: u64,
+    data: &Gaussian,
+) -> Tensor<5> {
     let mut model = data.model(&x.device());
     let mut noise = SeededNoise::new(seed);
     sample(sampler, &mut model, x, schedule, &mut noise, &mut |_| ControlFlow::Continue(())).unwrap()
@@ -123,12 +131,16 @@ fn fitted_order(counts: &[usize], errors: &[f64]) -> f64 {
 /// σ = 0.999999 (α ≈ 0) makes the first step's λ-gap ~14 whatever the step count, which caps
 /// every method at second order; real pipelines start there, but the order test must not.
 fn flow(n: usize, shift: f64) -> Schedule {
-    let sigmas: Vec<f64> =
-        (0..n).map(|i| schedule::shift_sigma(0.98 + (0.02 - 0.98) * i as f64 / (n - 1) as f64, shift)).collect();
+    let sigmas: Vec<f64> = (0..n)
+        .map(|i| schedule::shift_sigma(0.98 + (0.02 - 0.98) * i as f64 / (n - 1) as f64, shift))
+        .collect();
     schedule::flow_sigmas(&sigmas)
 }
 
-fn schedules() -> Vec<(&'static str, Box<dyn Fn(usize) -> Schedule>)> {
+/// Builds a schedule of a given step count.
+type MakeSchedule = Box<dyn Fn(usize) -> Schedule>;
+
+fn schedules() -> Vec<(&'static str, MakeSchedule)> {
     vec![
         ("flow shift 1", Box::new(|n| flow(n, 1.0))),
         ("flow shift 3", Box::new(|n| flow(n, 3.0))),
@@ -142,7 +154,10 @@ fn assert_order(name: &str, range: std::ops::RangeInclusive<f64>, counts: &[usiz
         let errs = errors(kind, &*make, counts);
         let order = fitted_order(counts, &errs);
         println!("{name} on {label}: errors {errs:?} → order {order:.2}");
-        assert!(range.contains(&order), "{name} on {label}: order {order:.2} not in {range:?} (errors {errs:?})");
+        assert!(
+            range.contains(&order),
+            "{name} on {label}: order {order:.2} not in {range:?} (errors {errs:?})"
+        );
         assert!(errs.windows(2).all(|w| w[1] < w[0]), "{name} on {label}: error does not fall ({errs:?})");
     }
 }
@@ -202,7 +217,8 @@ fn assert_distribution(name: &str, make_schedule: &dyn Fn() -> Schedule, var_tol
     let out = out.reshape([BATCH, c * f * h * w]);
     let mean = out.clone().mean_dim(0);
     let var = (out - mean.clone()).powi_scalar(2).sum_dim(0) / (BATCH - 1) as f64;
-    let (mean, var) = (values(mean.reshape([1, 1, 1, 1, c * f * h * w])), values(var.reshape([1, 1, 1, 1, c * f * h * w])));
+    let (mean, var) =
+        (values(mean.reshape([1, 1, 1, 1, c * f * h * w])), values(var.reshape([1, 1, 1, 1, c * f * h * w])));
     // The last step returns the exact estimate E[x0 | x] at the last non-zero level (α, σ), which
     // shrinks the spread: if x there has the true marginal, the output's variance is
     // s²·α²s²/(α²s² + σ²).
@@ -254,7 +270,11 @@ fn lcm_renoises_the_estimate_to_the_next_level_and_ends_on_it() {
     let mean = out.iter().sum::<f32>() / BATCH as f32;
     let var = out.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / (BATCH - 1) as f32;
     assert!((f64::from(mean) - next.alpha * 0.25).abs() < 5.0 * next.sigma / 64.0, "mean {mean}");
-    assert!((f64::from(var) / next.sigma.powi(2) - 1.0).abs() < 0.11, "var {var} vs σ'² {}", next.sigma.powi(2));
+    assert!(
+        (f64::from(var) / next.sigma.powi(2) - 1.0).abs() < 0.11,
+        "var {var} vs σ'² {}",
+        next.sigma.powi(2)
+    );
     let last = values(lcm.step(&mut model, x, &schedule, 3, &mut noise));
     assert!(last.iter().all(|&v| v == 0.25));
 }
@@ -263,4 +283,3 @@ fn lcm_renoises_the_estimate_to_the_next_level_and_ends_on_it() {
 fn a_deterministic_sampler_also_reproduces_the_distribution() {
     assert_distribution("unipc", &|| schedule::flow_unipc(20, 3.0), 0.13);
 }
-

@@ -25,11 +25,7 @@ fn host(store: &WeightStore, key: &str) -> Vec<f32> {
 
 fn assert_close(label: &str, got: &[f32], want: &[f32], tolerance: f32) {
     assert_eq!(got.len(), want.len(), "{label}: length");
-    let worst = got
-        .iter()
-        .zip(want)
-        .map(|(g, w)| (g - w).abs() / w.abs().max(1.0))
-        .fold(0.0f32, f32::max);
+    let worst = got.iter().zip(want).map(|(g, w)| (g - w).abs() / w.abs().max(1.0)).fold(0.0f32, f32::max);
     assert!(worst <= tolerance, "{label}: worst scaled difference {worst:e} > {tolerance:e}");
 }
 
@@ -87,7 +83,9 @@ fn assert_schedule(store: &WeightStore, case: &str, schedule: &Schedule) {
 #[test]
 fn unipc_flow_schedules_match_exactly() {
     let store = fixture("diffusers_flow_schedulers.safetensors");
-    for (case, steps, shift) in [("unipc_s3_n10", 10, 3.0), ("unipc_s5_n7", 7, 5.0), ("unipc_s3_n50", 50, 3.0)] {
+    for (case, steps, shift) in
+        [("unipc_s3_n10", 10, 3.0), ("unipc_s5_n7", 7, 5.0), ("unipc_s3_n50", 50, 3.0)]
+    {
         assert_schedule(&store, case, &schedule::flow_unipc(steps, shift));
     }
 }
@@ -95,7 +93,9 @@ fn unipc_flow_schedules_match_exactly() {
 #[test]
 fn flow_match_euler_schedules_match_exactly() {
     let store = fixture("diffusers_flow_schedulers.safetensors");
-    for (case, steps, shift) in [("euler_s3_n10", 10, 3.0), ("euler_s5_n7", 7, 5.0), ("euler_s3_n50", 50, 3.0)] {
+    for (case, steps, shift) in
+        [("euler_s3_n10", 10, 3.0), ("euler_s5_n7", 7, 5.0), ("euler_s3_n50", 50, 3.0)]
+    {
         assert_schedule(&store, case, &schedule::flow_match_euler(steps, shift));
     }
 }
@@ -103,11 +103,21 @@ fn flow_match_euler_schedules_match_exactly() {
 #[test]
 fn unipc_trajectories_match_diffusers() {
     let store = fixture("diffusers_flow_schedulers.safetensors");
-    for (case, steps, shift, order) in
-        [("unipc_s3_n10", 10, 3.0, 2), ("unipc_s5_n7", 7, 5.0, 2), ("unipc_o3_s3_n8", 8, 3.0, 3), ("unipc_o1_s3_n6", 6, 3.0, 1)]
-    {
+    for (case, steps, shift, order) in [
+        ("unipc_s3_n10", 10, 3.0, 2),
+        ("unipc_s5_n7", 7, 5.0, 2),
+        ("unipc_o3_s3_n8", 8, 3.0, 3),
+        ("unipc_o1_s3_n6", 6, 3.0, 1),
+    ] {
         let kind = SamplerKind::UniPc { order, corrector: true };
-        assert_trajectory(&store, case, kind, &schedule::flow_unipc(steps, shift), Prediction::Velocity, flow_velocity);
+        assert_trajectory(
+            &store,
+            case,
+            kind,
+            &schedule::flow_unipc(steps, shift),
+            Prediction::Velocity,
+            flow_velocity,
+        );
     }
 }
 
@@ -139,7 +149,14 @@ fn ddim_leading_timesteps_and_trajectory_match_diffusers() {
     let final_alpha = SD_BETAS.alphas_cumprod(1000)[0];
     let schedule = schedule::variance_preserving_at(&timesteps, SD_BETAS, Some(final_alpha));
     assert_schedule(&store, "ddim_n10", &schedule);
-    assert_trajectory(&store, "ddim_n10", SamplerKind::Ddim { eta: 0.0 }, &schedule, Prediction::Epsilon, vp_epsilon);
+    assert_trajectory(
+        &store,
+        "ddim_n10",
+        SamplerKind::Ddim { eta: 0.0 },
+        &schedule,
+        Prediction::Epsilon,
+        vp_epsilon,
+    );
 }
 
 #[test]
@@ -147,5 +164,12 @@ fn dpmpp_2m_trajectory_matches_diffusers() {
     let store = fixture("diffusers_vp_schedulers.safetensors");
     let timesteps: Vec<usize> = host(&store, "dpmpp2m_n10.timesteps").iter().map(|&t| t as usize).collect();
     let schedule = schedule::variance_preserving_at(&timesteps, SD_BETAS, None);
-    assert_trajectory(&store, "dpmpp2m_n10", SamplerKind::DpmPp2M, &schedule, Prediction::Epsilon, vp_epsilon);
+    assert_trajectory(
+        &store,
+        "dpmpp2m_n10",
+        SamplerKind::DpmPp2M,
+        &schedule,
+        Prediction::Epsilon,
+        vp_epsilon,
+    );
 }
