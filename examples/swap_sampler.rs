@@ -20,7 +20,6 @@ impl Sampler for Midpoint {
         "midpoint"
     }
 
-    fn reset(&mut self) {}
 
     fn step(
         &mut self,

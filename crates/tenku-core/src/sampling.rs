@@ -68,6 +68,11 @@ impl Schedule {
         self.levels.iter().map(|l| l.timestep).collect()
     }
 
+    /// The two levels step `i` moves between.
+    pub fn step_levels(&self, i: usize) -> (&NoiseLevel, &NoiseLevel) {
+        (&self.levels[i], &self.levels[i + 1])
+    }
+
     /// The level a sampler starts from, whose noise the initial latents must carry.
     pub fn first(&self) -> &NoiseLevel {
         &self.levels[0]
@@ -119,8 +124,9 @@ pub trait Sampler {
     /// A short name, as accepted by the CLI's `--sampler` (for built-in samplers).
     fn name(&self) -> &str;
 
-    /// Forgets any history from a previous run; call before step 0.
-    fn reset(&mut self);
+    /// Forgets any history from a previous run; call before step 0. Stateless samplers keep
+    /// the default, which does nothing.
+    fn reset(&mut self) {}
 
     /// Moves `x` from `schedule.levels[i]` to `schedule.levels[i + 1]`.
     ///

@@ -39,7 +39,7 @@ impl Sampler for DpmPp2M {
         i: usize,
         _noise: &mut dyn NoiseSource,
     ) -> Tensor<5> {
-        let (from, to) = (&schedule.levels[i], &schedule.levels[i + 1]);
+        let (from, to) = schedule.step_levels(i);
         let x0 = model.x0(x.clone(), from);
         let (lambda_from, lambda_to) = (lambda(from), lambda(to));
         let h = lambda_to - lambda_from;

@@ -17,7 +17,6 @@ impl Sampler for Euler {
         "euler"
     }
 
-    fn reset(&mut self) {}
 
     fn step(
         &mut self,
@@ -34,7 +33,7 @@ impl Sampler for Euler {
 
 /// One Euler update from level `i` to `i + 1` given the x0 estimate at level `i`.
 pub(crate) fn euler_update(schedule: &Schedule, i: usize, x: Tensor<5>, x0: Tensor<5>) -> Tensor<5> {
-    let (from, to) = (&schedule.levels[i], &schedule.levels[i + 1]);
+    let (from, to) = schedule.step_levels(i);
     let ((a0, s0), (a1, s1)) = (ode_point(schedule.family, from), ode_point(schedule.family, to));
     if s1 == 0.0 {
         return x0 * to.alpha;

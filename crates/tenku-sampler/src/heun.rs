@@ -16,7 +16,6 @@ impl Sampler for Heun {
         "heun"
     }
 
-    fn reset(&mut self) {}
 
     fn step(
         &mut self,
@@ -26,7 +25,7 @@ impl Sampler for Heun {
         i: usize,
         _noise: &mut dyn NoiseSource,
     ) -> Tensor<5> {
-        let (from, to) = (&schedule.levels[i], &schedule.levels[i + 1]);
+        let (from, to) = schedule.step_levels(i);
         let x0 = model.x0(x.clone(), from);
         let predicted = euler_update(schedule, i, x.clone(), x0.clone());
         if to.sigma == 0.0 {

@@ -14,7 +14,6 @@ impl Sampler for Lcm {
         "lcm"
     }
 
-    fn reset(&mut self) {}
 
     fn step(
         &mut self,
@@ -24,7 +23,7 @@ impl Sampler for Lcm {
         i: usize,
         noise: &mut dyn NoiseSource,
     ) -> Tensor<5> {
-        let (from, to) = (&schedule.levels[i], &schedule.levels[i + 1]);
+        let (from, to) = schedule.step_levels(i);
         let dims = x.dims();
         let device = x.device();
         let x0 = model.x0(x, from) * to.alpha;
