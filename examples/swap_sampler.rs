@@ -20,7 +20,6 @@ impl Sampler for Midpoint {
         "midpoint"
     }
 
-
     fn step(
         &mut self,
         model: &mut dyn ModelFn,

@@ -46,7 +46,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let level = if cli.quiet { "error" } else { "info" };
+    // Warnings (words outside a model's vocabulary) by default; RUST_LOG=info shows progress notes.
+    let level = if cli.quiet { "error" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| level.into());
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).without_time().init();
     let result = match cli.command {

@@ -27,6 +27,15 @@ pub enum Error {
     /// Reading a model or weights failed.
     #[error(transparent)]
     Model(#[from] tenku_core::Error),
+    /// Loading the tokenizer or text encoder failed.
+    #[error(transparent)]
+    Text(#[from] tenku_text::Error),
+    /// Loading the transformer failed.
+    #[error(transparent)]
+    Transformer(#[from] tenku_dit::Error),
+    /// Loading the VAE failed.
+    #[error(transparent)]
+    Vae(#[from] tenku_vae::Error),
     /// Choosing or running the sampler failed.
     #[error(transparent)]
     Sampler(#[from] tenku_sampler::Error),

@@ -7,7 +7,7 @@
 //!     prompt: "a red circle moves left".into(),
 //!     negative_prompt: String::new(),
 //!     frames: 80, height: 64, width: 64, steps: 20, guidance: 5.0,
-//!     sampler: "unipc".parse().unwrap(), shift: None, seed: 0, noise: None,
+//!     sampler: Some("unipc".parse().unwrap()), shift: None, seed: 0, noise: None,
 //!     max_sequence_length: 512,
 //! };
 //! let error = request.validate(&Geometry::WAN_2_1).unwrap_err();
@@ -17,7 +17,13 @@
 mod error;
 mod noise;
 mod request;
+pub mod scheduler;
+mod text_to_video;
+pub mod wan;
 
 pub use error::Error;
 pub use noise::{NOISE_KEY, latents_from_file, seeded_latents};
 pub use request::{GenerateRequest, Geometry};
+pub use scheduler::SchedulerSpec;
+pub use text_to_video::{DEFAULT_FPS, Event, TextToVideo};
+pub use wan::{WanTextToVideo, load_wan};

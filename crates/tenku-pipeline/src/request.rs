@@ -48,8 +48,8 @@ pub struct GenerateRequest {
     pub steps: usize,
     /// Classifier-free guidance scale, ≥ 0; ≤ 1 disables the unconditional pass.
     pub guidance: f64,
-    /// The sampler.
-    pub sampler: SamplerKind,
+    /// The sampler; `None` takes the one the model's scheduler config names.
+    pub sampler: Option<SamplerKind>,
     /// Flow shift; `None` takes the model's scheduler config.
     pub shift: Option<f64>,
     /// Seed of the initial noise and of stochastic samplers.
@@ -153,7 +153,7 @@ mod tests {
             width: 96,
             steps: 20,
             guidance: 5.0,
-            sampler: SamplerKind::Euler,
+            sampler: Some(SamplerKind::Euler),
             shift: None,
             seed: 0,
             noise: None,

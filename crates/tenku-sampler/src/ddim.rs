@@ -42,7 +42,6 @@ impl Sampler for Ddim {
         self.name
     }
 
-
     fn step(
         &mut self,
         model: &mut dyn ModelFn,

@@ -16,7 +16,6 @@ impl Sampler for Ddpm {
         "ddpm"
     }
 
-
     fn step(
         &mut self,
         model: &mut dyn ModelFn,

@@ -17,7 +17,6 @@ impl Sampler for Euler {
         "euler"
     }
 
-
     fn step(
         &mut self,
         model: &mut dyn ModelFn,

@@ -16,7 +16,6 @@ impl Sampler for Heun {
         "heun"
     }
 
-
     fn step(
         &mut self,
         model: &mut dyn ModelFn,

@@ -14,7 +14,6 @@ impl Sampler for Lcm {
         "lcm"
     }
 
-
     fn step(
         &mut self,
         model: &mut dyn ModelFn,

@@ -1,0 +1,141 @@
+//! The text-to-video composition with stand-in components whose exact output is known.
+
+use std::path::PathBuf;
+
+use burn::tensor::{Device, Tensor};
+use tenku_core::{
+    Conditioning, Denoiser, LatentLayout, Prediction, TextEmbeddings, TextEncoder, Timestep, VideoAutoencoder,
+};
+use tenku_pipeline::{Error, Event, GenerateRequest, Geometry, SchedulerSpec, TextToVideo};
+use tenku_sampler::SamplerKind;
+
+/// Embeds a prompt as one row whose value is its length (so the branches differ).
+struct LengthEncoder;
+
+impl TextEncoder for LengthEncoder {
+    fn encode(&self, prompts: &[&str], max_tokens: usize) -> tenku_core::Result<TextEmbeddings> {
+        let device = Device::flex();
+        let hidden = Tensor::<3>::ones([prompts.len(), max_tokens, 2], &device) * prompts[0].len() as f64;
+        Ok(TextEmbeddings { hidden, lengths: vec![1; prompts.len()] })
+    }
+
+    fn unknown_words(&self, prompt: &str) -> Vec<String> {
+        prompt.split_whitespace().filter(|w| w.contains('z')).map(str::to_owned).collect()
+    }
+}
+
+/// Predicts the clean sample directly: 0.5 for the prompt, 0.25 for the negative prompt.
+struct ConstantDenoiser;
+
+impl Denoiser for ConstantDenoiser {
+    fn prediction(&self) -> Prediction {
+        Prediction::Sample
+    }
+
+    fn forward(&self, latents: Tensor<5>, timestep: Timestep, cond: &Conditioning) -> Tensor<5> {
+        let Timestep::PerSample(t) = timestep else { panic!("text-to-video uses per-sample timesteps") };
+        assert_eq!(t.dims(), [latents.dims()[0]]);
+        let prompt_length: f32 = cond.text.hidden.clone().slice([0..1, 0..1, 0..1]).into_scalar();
+        let value = if prompt_length > 3.0 { 0.5 } else { 0.25 };
+        latents.zeros_like() + value
+    }
+}
+
+/// Upsamples latents ×8 in space; the first latent frame gives one frame, each later one four.
+struct RepeatVae {
+    layout: LatentLayout,
+}
+
+impl VideoAutoencoder for RepeatVae {
+    fn layout(&self) -> &LatentLayout {
+        &self.layout
+    }
+
+    fn encode(&self, _video: Tensor<5>) -> Tensor<5> {
+        unimplemented!("not used by text-to-video")
+    }
+
+    fn decode_streaming(&self, latents: Tensor<5>, sink: &mut dyn FnMut(Tensor<5>)) {
+        let [b, c, t, h, w] = latents.dims();
+        for i in 0..t {
+            let frame = latents.clone().slice([0..b, 0..c, i..i + 1, 0..h, 0..w]);
+            let repeat = if i == 0 { 1 } else { 4 };
+            let up = frame.repeat_dim(2, repeat).repeat_dim(3, 8).repeat_dim(4, 8);
+            sink(up);
+        }
+    }
+}
+
+fn pipeline() -> TextToVideo<LengthEncoder, ConstantDenoiser, RepeatVae> {
+    let layout = LatentLayout {
+        channels: 3,
+        temporal_factor: 4,
+        spatial_factor: 8,
+        mean: vec![0.0; 3],
+        std: vec![1.0; 3],
+    };
+    TextToVideo {
+        text_encoder: LengthEncoder,
+        denoiser: ConstantDenoiser,
+        vae: RepeatVae { layout },
+        scheduler: SchedulerSpec {
+            shift: 3.0,
+            default_sampler: SamplerKind::UniPc { order: 2, corrector: true },
+        },
+        geometry: Geometry { latent_channels: 3, temporal_factor: 4, spatial_factor: 8, patch: (2, 2) },
+        device: Device::flex(),
+    }
+}
+
+fn request() -> GenerateRequest {
+    GenerateRequest {
+        prompt: "a red circle".into(),
+        negative_prompt: "no".into(),
+        frames: 9,
+        height: 16,
+        width: 32,
+        steps: 4,
+        guidance: 3.0,
+        sampler: None,
+        shift: None,
+        seed: 1,
+        noise: None,
+        max_sequence_length: 8,
+    }
+}
+
+#[test]
+fn guided_frames_come_out_in_unit_range_with_every_event() {
+    let mut events = Vec::new();
+    let frames = pipeline().generate(&request(), &mut |e| events.push(e)).unwrap();
+    assert_eq!(frames.dim(), (9, 16, 32, 3));
+    // CFG on a clean-sample model: 0.25 + 3·(0.5 − 0.25) = 1.0 in latent space → 1.0 in pixels.
+    assert!(
+        frames.iter().all(|&v| (v - 1.0).abs() < 1e-5),
+        "{:?}",
+        frames.iter().take(3).collect::<Vec<_>>()
+    );
+    assert_eq!(events[0], Event::Encoded);
+    let steps: Vec<_> = events.iter().filter(|e| matches!(e, Event::Step { .. })).collect();
+    assert_eq!(steps.len(), 4);
+    assert_eq!(events.last(), Some(&Event::Decoded { done: 9, total: 9 }));
+}
+
+#[test]
+fn without_guidance_only_the_prompt_counts() {
+    let request = GenerateRequest { guidance: 1.0, sampler: Some(SamplerKind::Euler), ..request() };
+    let frames = pipeline().generate(&request, &mut |_| {}).unwrap();
+    // 0.5 in latent space → 0.5/2 + 0.5 = 0.75 in pixels.
+    assert!(frames.iter().all(|&v| (v - 0.75).abs() < 1e-5));
+}
+
+#[test]
+fn requests_are_checked_against_the_model_geometry() {
+    let err = pipeline().generate(&GenerateRequest { width: 40, ..request() }, &mut |_| {}).unwrap_err();
+    assert!(matches!(err, Error::InvalidRequest { flag: "--width", .. }), "{err}");
+    let missing =
+        GenerateRequest { noise: Some(PathBuf::from("/nonexistent/noise.safetensors")), ..request() };
+    let err = pipeline().generate(&missing, &mut |_| {}).unwrap_err();
+    assert!(err.to_string().contains("/nonexistent/noise.safetensors"), "{err}");
+    assert_eq!(pipeline().unknown_words("a zebra and a cat"), vec!["zebra".to_owned()]);
+}
