@@ -2,6 +2,8 @@
 //!
 //! - `fixtures`: regenerates every reference fixture with the Python reference (diffusers,
 //!   transformers, torch) in a virtualenv outside the repository.
+//! - `real-size`: one forward of the real Wan2.1 1.3B transformer (random weights) at 17×256×256
+//!   in Tenku and in diffusers on this machine, with the time ratio.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -24,6 +26,13 @@ enum Task {
         #[arg(long, env = "TENKU_VENV", default_value = "/tmp/tenku-venv")]
         venv: PathBuf,
     },
+    /// Time one Wan2.1 1.3B transformer forward (random weights, 17×256×256) in Tenku and in
+    /// diffusers, and print the ratio.
+    RealSize {
+        /// The virtualenv with torch and diffusers (see `fixtures`).
+        #[arg(long, env = "TENKU_VENV", default_value = "/tmp/tenku-venv")]
+        venv: PathBuf,
+    },
 }
 
 /// What the fixture scripts import.
@@ -33,6 +42,7 @@ const PYTHON_PACKAGES: [&str; 6] =
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Task::Fixtures { venv } => fixtures(&venv),
+        Task::RealSize { venv } => real_size(&venv),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -71,6 +81,44 @@ fn fixtures(venv: &Path) -> Result<(), String> {
     for script in scripts {
         println!("xtask: running {}", script.display());
         run(Command::new(&python).arg(&script).current_dir(&root))?;
+    }
+    Ok(())
+}
+
+/// Runs `command` and returns its stdout's last line parsed as `"key": number` pairs.
+fn json_line(command: &mut Command) -> Result<String, String> {
+    let output = command.output().map_err(|e| format!("cannot start {command:?}: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("{command:?} failed: {}", String::from_utf8_lossy(&output.stderr)));
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    stdout.lines().last().map(str::to_owned).ok_or_else(|| format!("{command:?} printed nothing"))
+}
+
+/// The number after `"key":` in a flat JSON line.
+fn field(line: &str, key: &str) -> Option<f64> {
+    let rest = &line[line.find(&format!("\"{key}\":"))? + key.len() + 3..];
+    rest.trim_start().split([',', '}']).next()?.trim().parse().ok()
+}
+
+fn real_size(venv: &Path) -> Result<(), String> {
+    let root = workspace_root();
+    println!("xtask: Tenku forward (cargo run -p tenku-dit --example real_size)");
+    let tenku = json_line(
+        Command::new(env!("CARGO"))
+            .args(["run", "--quiet", "-p", "tenku-dit", "--example", "real_size"])
+            .current_dir(&root),
+    )?;
+    println!("{tenku}");
+    println!("xtask: diffusers forward (scripts/bench_wan_reference.py)");
+    let reference = json_line(
+        Command::new(venv.join("bin/python")).arg("scripts/bench_wan_reference.py").current_dir(&root),
+    )?;
+    println!("{reference}");
+    let (ours, theirs) = (field(&tenku, "forward_seconds"), field(&reference, "forward_seconds"));
+    match (ours, theirs) {
+        (Some(ours), Some(theirs)) => println!("tenku / diffusers time: {:.2}", ours / theirs),
+        _ => return Err("could not read forward_seconds from both runs".into()),
     }
     Ok(())
 }
