@@ -61,25 +61,10 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {}", one_line(&*error));
+            eprintln!("error: {}", tenku::core::error_chain(&*error));
             ExitCode::FAILURE
         }
     }
-}
-
-/// The error and its sources, joined on one line.
-fn one_line(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = cause.source();
-    }
-    message
 }
 
 fn print_samplers() {

@@ -139,5 +139,21 @@ fn describe_key_mismatch(missing: &[String], unexpected: &[String]) -> String {
     }
 }
 
+/// An error's message followed by its sources', joined by `: ` where a source's text is not
+/// already part of the message: the one line a user sees.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}
+
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

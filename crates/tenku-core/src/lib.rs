@@ -23,7 +23,7 @@ mod noise;
 mod sampling;
 mod weights;
 
-pub use error::{Error, Result};
+pub use error::{Error, Result, error_chain};
 pub use model::{
     Conditioning, Denoiser, LatentLayout, Prediction, TextEmbeddings, TextEncoder, Timestep, VideoAutoencoder,
 };

@@ -1,6 +1,7 @@
 //! The error type of `tenku-text`.
 
 use std::path::PathBuf;
+use tenku_core::error_chain;
 
 /// Everything that can go wrong while loading or running the text encoder.
 #[derive(Debug, thiserror::Error)]
@@ -98,21 +99,6 @@ impl Error {
             }
         }
     }
-}
-
-/// The error's message followed by its sources', joined by `: ` where not already included.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = cause.source();
-    }
-    message
 }
 
 /// `Result` with this crate's [`Error`].
