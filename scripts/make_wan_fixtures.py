@@ -57,7 +57,8 @@ import tokenizers
 import torch
 import transformers
 import diffusers
-from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanPipeline, WanTransformer3DModel
+from diffusers import (AutoencoderKLWan, FlowMatchEulerDiscreteScheduler, UniPCMultistepScheduler, WanPipeline,
+                       WanTransformer3DModel)
 from diffusers.pipelines.wan.pipeline_wan import prompt_clean
 from safetensors.torch import save as save_to_bytes
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
@@ -300,6 +301,22 @@ def perturb(model: torch.nn.Module, seed: int) -> None:
         p.add_(0.05 * std * torch.randn(p.shape, generator=g, dtype=torch.float32))
 
 
+def build_scheduler(case: dict):
+    """Wan's UniPC (flow sigmas, `case["flow_shift"]`, solver_order `case.get("solver_order", 2)`), or
+    `FlowMatchEulerDiscreteScheduler` with shift `case["flow_shift"]` when `case.get("scheduler") == "euler"`."""
+    kind = case.get("scheduler", "unipc")
+    if kind == "euler":
+        return FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=case["flow_shift"],
+                                               use_dynamic_shifting=False)
+    assert kind == "unipc", kind
+    return UniPCMultistepScheduler(
+        num_train_timesteps=1000, solver_order=case.get("solver_order", 2), prediction_type="flow_prediction",
+        predict_x0=True, solver_type="bh2", lower_order_final=True, disable_corrector=[], use_flow_sigmas=True,
+        flow_shift=case["flow_shift"], final_sigmas_type="zero", timestep_spacing="linspace",
+        thresholding=False, use_dynamic_shifting=False,
+    )
+
+
 def build_pipeline(case: dict, tok: Tokenizer) -> WanPipeline:
     seed = case["seed"]
     tokenizer = wrap_tokenizer(tok)
@@ -330,12 +347,7 @@ def build_pipeline(case: dict, tok: Tokenizer) -> WanPipeline:
     )
     perturb(transformer, seed + 13)
 
-    scheduler = UniPCMultistepScheduler(
-        num_train_timesteps=1000, solver_order=2, prediction_type="flow_prediction", predict_x0=True,
-        solver_type="bh2", lower_order_final=True, disable_corrector=[], use_flow_sigmas=True,
-        flow_shift=case["flow_shift"], final_sigmas_type="zero", timestep_spacing="linspace",
-        thresholding=False, use_dynamic_shifting=False,
-    )
+    scheduler = build_scheduler(case)
     for m in (text_encoder, vae, transformer):
         m.eval()
     pipe = WanPipeline(tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, scheduler=scheduler,
@@ -345,6 +357,15 @@ def build_pipeline(case: dict, tok: Tokenizer) -> WanPipeline:
 
 
 # --------------------------------------------------------------------------- references
+
+
+def save_pipeline(pipe: WanPipeline, pipe_dir: Path) -> None:
+    """`save_pretrained` with safetensors, after clearing the tokenizer's padding/truncation."""
+    # Calling the tokenizer leaves padding/truncation (to 16) set on its backend, and save_pretrained would
+    # write them into tokenizer.json; a real umT5 tokenizer.json has neither.
+    pipe.tokenizer.backend_tokenizer.no_padding()
+    pipe.tokenizer.backend_tokenizer.no_truncation()
+    pipe.save_pretrained(str(pipe_dir), safe_serialization=True)
 
 
 def f32(t) -> torch.Tensor:
@@ -366,7 +387,7 @@ def run_pipeline(pipe: WanPipeline, case: dict, noise: torch.Tensor) -> tuple[np
     out = pipe(
         prompt=case["prompt"], negative_prompt=case["negative_prompt"], height=case["height"], width=case["width"],
         num_frames=case["num_frames"], num_inference_steps=case["num_inference_steps"],
-        guidance_scale=case["guidance_scale"], max_sequence_length=MAX_SEQUENCE_LENGTH,
+        guidance_scale=case["guidance_scale"], max_sequence_length=case.get("max_sequence_length", MAX_SEQUENCE_LENGTH),
         latents=noise.clone(), output_type="np",
     )
     return np.asarray(out.frames[0]), time.perf_counter() - t0
@@ -641,11 +662,7 @@ def main() -> None:
         timings[name] = seconds
         print(f"{name}: pipeline run {seconds:.2f} s; ids {ref['text.input_ids'].long().tolist()}")
         describe(name, ref)
-        # Calling the tokenizer leaves padding/truncation (to 16) set on its backend, and save_pretrained would
-        # write them into tokenizer.json; a real umT5 tokenizer.json has neither.
-        pipe.tokenizer.backend_tokenizer.no_padding()
-        pipe.tokenizer.backend_tokenizer.no_truncation()
-        pipe.save_pretrained(str(pipe_dir), safe_serialization=True)
+        save_pipeline(pipe, pipe_dir)
         save_file(ref, case_dir / "reference.safetensors", metadata(name, case))
 
         # Round trip: reload the saved pipeline, re-run, frames must be bit-identical.

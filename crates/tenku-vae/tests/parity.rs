@@ -3,7 +3,7 @@
 //!
 //! Reference fixtures: `crates/tenku-testing/fixtures/wan/<case>` (Wan2.1 layout, written by
 //! `scripts/make_wan_fixtures.py`) and `tests/fixtures/wan22_tiny` (Wan2.2 layout: residual
-//! blocks, patch size 2, own decoder width; written by `tests/fixtures/make_wan22_tiny.py`).
+//! blocks, patch size 2, own decoder width; written by `scripts/make_vae_wan22_fixture.py`).
 
 use std::path::{Path, PathBuf};
 
