@@ -4,6 +4,8 @@
 //!   transformers, torch) in a virtualenv outside the repository.
 //! - `real-size`: one forward of the real Wan2.1 1.3B transformer (random weights) at 17×256×256
 //!   in Tenku and in diffusers on this machine, with the time ratio.
+//! - `parity`: builds `tenku-cli`, then checks `tenku generate` against diffusers on N tiny Wan2.1
+//!   pipelines drawn at random (`scripts/check_wan_parity.py`, max |diff| ≤ 1e-3).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -33,6 +35,19 @@ enum Task {
         #[arg(long, env = "TENKU_VENV", default_value = "/tmp/tenku-venv")]
         venv: PathBuf,
     },
+    /// Build `tenku-cli` and check `tenku generate` against diffusers' WanPipeline on tiny
+    /// random-weight pipelines drawn at random from seeds 0..N (scripts/check_wan_parity.py).
+    Parity {
+        /// How many random configurations (seeds 0..N).
+        #[arg(long, default_value_t = 8)]
+        seeds: u32,
+        /// Keep each seed's pipeline, noise and outputs under DIR/seed-N.
+        #[arg(long)]
+        keep: Option<PathBuf>,
+        /// The virtualenv with torch, diffusers, transformers and tokenizers (see `fixtures`).
+        #[arg(long, env = "TENKU_VENV", default_value = "/tmp/tenku-venv")]
+        venv: PathBuf,
+    },
 }
 
 /// What the fixture scripts import.
@@ -43,6 +58,7 @@ fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Task::Fixtures { venv } => fixtures(&venv),
         Task::RealSize { venv } => real_size(&venv),
+        Task::Parity { seeds, keep, venv } => parity(seeds, keep.as_deref(), &venv),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -121,4 +137,31 @@ fn real_size(venv: &Path) -> Result<(), String> {
         _ => return Err("could not read forward_seconds from both runs".into()),
     }
     Ok(())
+}
+
+/// Cargo's target directory: `$CARGO_TARGET_DIR` (relative to the workspace) or `<workspace>/target`.
+fn target_dir(root: &Path) -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => root.join(dir),
+        _ => root.join("target"),
+    }
+}
+
+fn parity(seeds: u32, keep: Option<&Path>, venv: &Path) -> Result<(), String> {
+    if seeds == 0 {
+        return Err("--seeds must be at least 1".into());
+    }
+    let root = workspace_root();
+    println!("xtask: building tenku-cli");
+    run(Command::new(env!("CARGO")).args(["build", "-p", "tenku-cli"]).current_dir(&root))?;
+    let tenku = target_dir(&root).join("debug").join(format!("tenku{}", std::env::consts::EXE_SUFFIX));
+    let mut command = Command::new(venv.join("bin/python"));
+    command.arg("scripts/check_wan_parity.py").arg("--tenku").arg(&tenku).arg("--seeds");
+    command.args((0..seeds).map(|seed| seed.to_string()));
+    if let Some(dir) = keep {
+        // The script runs in the workspace root; a relative DIR means the caller's directory.
+        let cwd = std::env::current_dir().map_err(|e| format!("no current directory: {e}"))?;
+        command.arg("--keep").arg(cwd.join(dir));
+    }
+    run(command.current_dir(&root))
 }
