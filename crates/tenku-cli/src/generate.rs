@@ -62,7 +62,7 @@ fn parse_sampler(text: &str) -> Result<SamplerKind, String> {
     text.parse().map_err(|e: tenku::sampler::Error| e.to_string())
 }
 
-fn parse_backend(text: &str) -> Result<tenku::Backend, String> {
+pub(crate) fn parse_backend(text: &str) -> Result<tenku::Backend, String> {
     text.parse().map_err(|e: tenku::Error| e.to_string())
 }
 

@@ -2,6 +2,7 @@
 
 mod generate;
 mod info;
+mod train;
 
 use std::process::ExitCode;
 
@@ -29,6 +30,9 @@ enum Command {
     },
     /// List the built-in samplers and their options.
     Samplers,
+    /// Train a model from scratch on the shapes world (the default model's recipe unless
+    /// --recipe), resuming the run in --out if there is one.
+    Train(train::TrainArgs),
 }
 
 /// An error for the user: its message and causes are printed on one line.
@@ -53,6 +57,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Generate(args) => generate::run(&args, cli.quiet),
         Command::Info { dir } => info::run(&dir),
+        Command::Train(args) => train::run(&args, cli.quiet),
         Command::Samplers => {
             print_samplers();
             Ok(())

@@ -30,4 +30,7 @@ pub use model::{
 pub use model_dir::{Component, ModelDir};
 pub use noise::SeededNoise;
 pub use sampling::{ModelFn, NoiseFamily, NoiseLevel, NoiseSource, Sampler, Schedule};
-pub use weights::{LoadOptions, LoadReport, TensorInfo, WeightStore, read_json};
+pub use weights::{
+    LoadOptions, LoadReport, TensorInfo, WeightStore, read_json, save_safetensors, write_config_json,
+    write_file_atomic,
+};

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use burn::module::Module;
 use burn::store::{
-    ApplyError, FloatCastAdapter, KeyRemapper, ModuleAdapter, ModuleSnapshot, PyTorchToBurnAdapter,
-    SafetensorsStore,
+    ApplyError, BurnToPyTorchAdapter, FloatCastAdapter, KeyRemapper, ModuleAdapter, ModuleSnapshot,
+    PyTorchToBurnAdapter, SafetensorsStore,
 };
 use burn::tensor::{DType, Device, Tensor, TensorData};
 use memmap2::Mmap;
@@ -317,4 +317,71 @@ pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
         _ => Error::Io { path: path.to_owned(), source },
     })?;
     serde_json::from_str(&text).map_err(|source| Error::Json { path: path.to_owned(), source })
+}
+
+/// Writes `module`'s parameters to the safetensors file `path` in the PyTorch layout that
+/// [`WeightStore::load_into`] reads (Linear weights transposed back, norm parameters renamed,
+/// enum variant segments left out), renaming module paths with the `(pattern, replacement)`
+/// regexes in `remap`: the inverse of the remaps the component's loader applies.
+///
+/// The bytes are canonical — tensors in safetensors' order, metadata `{"format": "pt"}` as
+/// PyTorch writes it — so equal parameters give byte-identical files. The file is written beside
+/// `path` under a temporary name and renamed into place, so a failed save never leaves a
+/// half-written checkpoint.
+pub fn save_safetensors<M: Module + ModuleSnapshot>(
+    module: &M,
+    path: &Path,
+    remap: &[(&str, &str)],
+) -> Result<()> {
+    let patterns = remap.iter().map(|(p, r)| (p.to_string(), r.to_string())).collect();
+    let remapper = KeyRemapper::from_patterns(patterns)
+        .map_err(|e| Error::Load { path: path.to_owned(), reason: format!("bad key pattern: {e}") })?;
+    let mut store = SafetensorsStore::from_bytes(None)
+        .with_to_adapter(BurnToPyTorchAdapter)
+        .skip_enum_variants(true)
+        .remap(remapper);
+    module.save_into(&mut store).map_err(|e| Error::Load { path: path.to_owned(), reason: e.to_string() })?;
+    let fail = |reason: String| Error::Load { path: path.to_owned(), reason };
+    let bytes = store.get_bytes().map_err(|e| fail(e.to_string()))?;
+    // burn-store writes its metadata from a hash map, in a different order on every run.
+    let tensors = SafeTensors::deserialize(&bytes).map_err(|e| fail(e.to_string()))?;
+    let metadata = std::collections::HashMap::from([("format".to_owned(), "pt".to_owned())]);
+    let canonical =
+        safetensors::serialize(tensors.tensors(), Some(metadata)).map_err(|e| fail(e.to_string()))?;
+    write_file_atomic(path, &canonical)
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
+pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let io = |source| Error::Io { path: path.to_owned(), source };
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    std::fs::write(&temp, bytes).map_err(io)?;
+    std::fs::rename(&temp, path).map_err(|source| {
+        let _ = std::fs::remove_file(&temp);
+        io(source)
+    })
+}
+
+/// Writes a component's `config.json` as diffusers and transformers do: the config's fields
+/// plus `_class_name` (and whatever `extra` adds, such as transformers' `architectures`),
+/// pretty-printed, atomically.
+pub fn write_config_json(
+    path: &Path,
+    class_name: &str,
+    config: &impl serde::Serialize,
+    extra: &[(&str, serde_json::Value)],
+) -> Result<()> {
+    let json_error = |e: serde_json::Error| Error::Json { path: path.to_owned(), source: e };
+    let mut value = serde_json::to_value(config).map_err(json_error)?;
+    if let Some(object) = value.as_object_mut() {
+        object.insert("_class_name".into(), class_name.into());
+        for (key, extra_value) in extra {
+            object.insert((*key).into(), extra_value.clone());
+        }
+    }
+    let mut text = serde_json::to_string_pretty(&value).map_err(json_error)?;
+    text.push('\n');
+    write_file_atomic(path, text.as_bytes())
 }

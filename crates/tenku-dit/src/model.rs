@@ -6,13 +6,21 @@ use burn::module::{Module, Param};
 use burn::nn::conv::{Conv3d, Conv3dConfig};
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Distribution, Tensor};
-use tenku_core::{Conditioning, Denoiser, Prediction, Timestep, WeightStore};
+use tenku_core::{
+    Conditioning, Denoiser, Prediction, Timestep, WeightStore, save_safetensors, write_config_json,
+};
 use tenku_patch::{Patchifier, Rope3d};
 
 use crate::block::{WanTransformerBlock, layer_norm_no_affine};
 use crate::config::WanTransformerConfig;
 use crate::embed::WanTimeTextEmbedding;
 use crate::error::Result;
+
+/// Module paths → checkpoint keys: the inverse of [`WanTransformerConfig::load_options`].
+const SAVE_REMAPS: [(&str, &str); 2] = [
+    (r"^(blocks\.\d+\.ffn)\.net_0_proj\.(weight|bias)$", "${1}.net.0.proj.${2}"),
+    (r"^(blocks\.\d+\.ffn)\.net_2\.(weight|bias)$", "${1}.net.2.${2}"),
+];
 
 /// Wan's video diffusion transformer, diffusers' `WanTransformer3DModel` (text-to-video; the
 /// image-conditioning branch is not implemented).
@@ -74,6 +82,16 @@ impl WanTransformer {
         let store = WeightStore::open(component_dir)?;
         let (model, _report) = store.load_into(config.init(device), &config.load_options())?;
         Ok(model)
+    }
+
+    /// Writes a diffusers `transformer/` folder that [`WanTransformer::load`] (and diffusers)
+    /// reads: `config.json` and `diffusion_pytorch_model.safetensors`, each written atomically.
+    pub fn save(&self, component_dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(component_dir)
+            .map_err(|source| tenku_core::Error::Io { path: component_dir.to_owned(), source })?;
+        write_config_json(&component_dir.join("config.json"), "WanTransformer3DModel", &self.config, &[])?;
+        save_safetensors(self, &component_dir.join("diffusion_pytorch_model.safetensors"), &SAVE_REMAPS)?;
+        Ok(())
     }
 
     /// The config the model was built from.

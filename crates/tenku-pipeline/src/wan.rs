@@ -22,7 +22,7 @@ const WAN_COMPONENTS: [(&str, &[&str]); 5] = [
     ("transformer", &["WanTransformer3DModel"]),
     ("vae", &["AutoencoderKLWan"]),
     ("text_encoder", &["UMT5EncoderModel"]),
-    ("tokenizer", &["T5Tokenizer", "T5TokenizerFast", "AutoTokenizer"]),
+    ("tokenizer", &["T5Tokenizer", "T5TokenizerFast", "AutoTokenizer", "PreTrainedTokenizerFast"]),
     ("scheduler", &SUPPORTED_SCHEDULERS),
 ];
 

@@ -20,6 +20,7 @@ mod error;
 mod html_entities;
 mod tokenizer;
 mod umt5;
+mod word_level;
 
 pub use clean::{html_unescape, prompt_clean};
 pub use config::{Activation, FeedForward, Umt5Config};
@@ -31,3 +32,4 @@ pub use umt5::{
     Umt5LayerFf, Umt5LayerNorm, Umt5LayerSelfAttention, Umt5Stack, gelu_new, relative_position_bucket,
     relative_position_buckets,
 };
+pub use word_level::{SPECIAL_TOKENS, save_word_level_tokenizer, word_level_tokenizer};

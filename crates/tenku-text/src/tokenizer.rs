@@ -46,6 +46,7 @@ pub struct PromptTokenizer {
     pad_id: u32,
     unk_id: Option<u32>,
     special: usize,
+    model_max_length: Option<usize>,
 }
 
 /// The few fields of `tokenizer.json` the `tokenizers` crate does not expose.
@@ -65,6 +66,9 @@ struct ModelHeader {
 struct TokenizerConfig {
     #[serde(default)]
     pad_token: Option<TokenName>,
+    /// transformers writes a huge float (1e30) for "no limit".
+    #[serde(default)]
+    model_max_length: Option<f64>,
 }
 
 /// A special token as transformers writes it: a string or an `AddedToken` object.
@@ -97,29 +101,38 @@ impl PromptTokenizer {
             serde_json::from_str(&text).map_err(|source| Error::Json { path: path.to_owned(), source })?;
         let unk_id = header.model.unk_id.or_else(|| tokenizer.token_to_id("<unk>"));
 
-        let pad_token = match path.parent().map(|dir| dir.join("tokenizer_config.json")) {
+        let config = match path.parent().map(|dir| dir.join("tokenizer_config.json")) {
             Some(config_path) if config_path.is_file() => {
                 let text = std::fs::read_to_string(&config_path)
                     .map_err(|source| Error::Io { path: config_path.clone(), source })?;
-                let config: TokenizerConfig = serde_json::from_str(&text)
-                    .map_err(|source| Error::Json { path: config_path.clone(), source })?;
-                config.pad_token.map(|token| match token {
-                    TokenName::Plain(name) | TokenName::Added { content: name } => name,
-                })
+                serde_json::from_str(&text)
+                    .map_err(|source| Error::Json { path: config_path.clone(), source })?
             }
-            _ => None,
-        }
-        .unwrap_or_else(|| "<pad>".to_owned());
+            _ => TokenizerConfig { pad_token: None, model_max_length: None },
+        };
+        let model_max_length = config.model_max_length.filter(|n| (1.0..1e9).contains(n)).map(|n| n as usize);
+        let pad_token = config
+            .pad_token
+            .map(|token| match token {
+                TokenName::Plain(name) | TokenName::Added { content: name } => name,
+            })
+            .unwrap_or_else(|| "<pad>".to_owned());
         let pad_id = tokenizer
             .token_to_id(&pad_token)
             .ok_or_else(|| Error::MissingToken { path: path.to_owned(), token: pad_token })?;
         let special = tokenizer.get_post_processor().map_or(0, |p| p.added_tokens(false));
-        Ok(Self { tokenizer, path: path.to_owned(), pad_id, unk_id, special })
+        Ok(Self { tokenizer, path: path.to_owned(), pad_id, unk_id, special, model_max_length })
     }
 
     /// The `tokenizer.json` this tokenizer was loaded from.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// `model_max_length` from `tokenizer_config.json`, when it names a real limit (umT5: 512;
+    /// a model trained on short prompts records its own).
+    pub fn model_max_length(&self) -> Option<usize> {
+        self.model_max_length
     }
 
     /// The padding id (0 for T5).

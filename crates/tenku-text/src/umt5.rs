@@ -312,6 +312,9 @@ pub struct Umt5Encoder {
     pub shared: Embedding,
     /// The encoder stack.
     pub encoder: Umt5Stack,
+    /// The config the encoder was built from.
+    #[module(skip)]
+    config: Umt5Config,
 }
 
 impl Umt5Config {
@@ -367,6 +370,7 @@ impl Umt5Config {
                 num_buckets: self.relative_attention_num_buckets,
                 max_distance: self.relative_attention_max_distance,
             },
+            config: self.clone(),
         }
     }
 }
@@ -402,6 +406,35 @@ impl Umt5Encoder {
     /// - output: `[batch, tokens, d_model]`
     pub fn forward(&self, ids: Tensor<2, Int>, mask: Tensor<2, Int>) -> Tensor<3> {
         self.encoder.forward(self.shared.forward(ids), mask)
+    }
+
+    /// The config the encoder was built from.
+    pub fn config(&self) -> &Umt5Config {
+        &self.config
+    }
+
+    /// Writes a transformers `text_encoder/` folder that [`Umt5Encoder::load`] (and
+    /// `UMT5EncoderModel.from_pretrained`) reads: `config.json` and `model.safetensors`, each
+    /// written atomically.
+    pub fn save(&self, component_dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(component_dir)
+            .map_err(|source| tenku_core::Error::Io { path: component_dir.to_owned(), source })?;
+        let extra = [
+            ("architectures", serde_json::json!(["UMT5EncoderModel"])),
+            ("model_type", serde_json::json!("umt5")),
+        ];
+        tenku_core::write_config_json(
+            &component_dir.join("config.json"),
+            "UMT5EncoderModel",
+            &self.config,
+            &extra,
+        )?;
+        let remap = [
+            (r"^(encoder\.block\.\d+\.layer\.0)\.self_attention\.(.+)$", "${1}.SelfAttention.${2}"),
+            (r"^(encoder\.block\.\d+\.layer\.1)\.dense_relu_dense\.(.+)$", "${1}.DenseReluDense.${2}"),
+        ];
+        tenku_core::save_safetensors(self, &component_dir.join("model.safetensors"), &remap)?;
+        Ok(())
     }
 
     /// Model width.

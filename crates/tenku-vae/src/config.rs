@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use burn::tensor::Device;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::model::WanVae;
@@ -14,7 +14,7 @@ use crate::model::WanVae;
 /// `_class_name`, `_diffusers_version` and unknown fields are ignored. Fields that older configs
 /// may lack default to diffusers' `__init__` defaults.
 // https://github.com/huggingface/diffusers/blob/v0.42.1/src/diffusers/models/autoencoders/autoencoder_kl_wan.py
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WanVaeConfig {
     /// Channels of the encoder's first stage (96 for Wan2.1, 160 for Wan2.2).
     pub base_dim: usize,

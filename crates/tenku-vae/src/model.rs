@@ -5,7 +5,9 @@ use std::path::Path;
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
-use tenku_core::{LatentLayout, LoadOptions, VideoAutoencoder, WeightStore};
+use tenku_core::{
+    LatentLayout, LoadOptions, VideoAutoencoder, WeightStore, save_safetensors, write_config_json,
+};
 
 use crate::causal_conv::{CausalConv3d, CausalConv3dConfig, FeatureCache};
 use crate::config::WanVaeConfig;
@@ -41,6 +43,9 @@ pub struct WanVae {
     /// Spatial patch size folded into channels (1 for Wan2.1, 2 for Wan2.2).
     #[module(skip)]
     pub patch: usize,
+    /// The config the VAE was built from (with the latent statistics of `layout`).
+    #[module(skip)]
+    config: WanVaeConfig,
 }
 
 impl WanVae {
@@ -61,7 +66,39 @@ impl WanVae {
                 std: config.latents_std.clone(),
             },
             patch: config.patch(),
+            config: config.clone(),
         }
+    }
+
+    /// The config the VAE was built from.
+    pub fn config(&self) -> &WanVaeConfig {
+        &self.config
+    }
+
+    /// Replaces the per-channel latent statistics the pipelines normalize with (a trainer sets
+    /// them from encoded training data).
+    ///
+    /// # Panics
+    /// When either has other than `z_dim` values.
+    pub fn with_latent_stats(mut self, mean: Vec<f32>, std: Vec<f32>) -> Self {
+        let z = self.layout.channels;
+        assert!(mean.len() == z && std.len() == z, "latent statistics need {z} values each");
+        self.config.latents_mean = mean.clone();
+        self.config.latents_std = std.clone();
+        self.layout.mean = mean;
+        self.layout.std = std;
+        self
+    }
+
+    /// Writes a diffusers `vae/` folder that [`WanVae::load`] (and diffusers) reads:
+    /// `config.json` and `diffusion_pytorch_model.safetensors`, each written atomically.
+    pub fn save(&self, component_dir: &Path) -> Result<(), Error> {
+        std::fs::create_dir_all(component_dir)
+            .map_err(|source| tenku_core::Error::Io { path: component_dir.to_owned(), source })?;
+        write_config_json(&component_dir.join("config.json"), "AutoencoderKLWan", &self.config, &[])?;
+        let remap = [(r"^(.+)\.resample\.(weight|bias)$", "$1.resample.1.$2")];
+        save_safetensors(self, &component_dir.join("diffusion_pytorch_model.safetensors"), &remap)?;
+        Ok(())
     }
 
     /// Loads a diffusers `vae/` directory: `config.json` plus its safetensors weights, as f32.
@@ -92,6 +129,15 @@ impl WanVae {
     /// - `video`: `[batch, in_channels / patch², frames, height, width]`, pixels in [-1, 1]
     /// - output: `[batch, z_dim, 1 + (frames − 1) / 4, height / s, width / s]`
     pub fn encode_mean(&self, video: Tensor<5>) -> Tensor<5> {
+        self.encode_posterior(video).narrow(1, 0, self.layout.channels)
+    }
+
+    /// The raw posterior parameters: mean (channels `0..z_dim`) and log-variance (channels
+    /// `z_dim..2·z_dim`), computed as [`WanVae::encode_mean`] describes.
+    ///
+    /// # Shapes
+    /// - output: `[batch, 2·z_dim, 1 + (frames − 1) / 4, height / s, width / s]`
+    pub fn encode_posterior(&self, video: Tensor<5>) -> Tensor<5> {
         let x = patchify(video, self.patch);
         let frames = x.dims()[2];
         assert!(frames >= 1, "encode needs at least one frame");
@@ -104,8 +150,7 @@ impl WanVae {
             cache.start_chunk();
             outs.push(self.encoder.forward(x.clone().narrow(2, start, len), &mut cache));
         }
-        let posterior = self.quant_conv.forward(Tensor::cat(outs, 2), None);
-        posterior.narrow(1, 0, self.layout.channels)
+        self.quant_conv.forward(Tensor::cat(outs, 2), None)
     }
 
     /// Decodes raw (de-normalized) latents one latent frame at a time through the causal cache,
@@ -117,6 +162,12 @@ impl WanVae {
     /// - `z`: `[batch, z_dim, latent_frames, h, w]`
     /// - each chunk: `[batch, out_channels / patch², 1 or temporal_factor, h·s, w·s]`
     pub fn decode_raw_streaming(&self, z: Tensor<5>, sink: &mut dyn FnMut(Tensor<5>)) {
+        self.decode_unclamped_streaming(z, &mut |chunk| sink(chunk.clamp(-1.0, 1.0)));
+    }
+
+    /// [`WanVae::decode_raw_streaming`] without the final clamp, for training losses (a clamp
+    /// has no gradient outside [-1, 1]).
+    pub fn decode_unclamped_streaming(&self, z: Tensor<5>, sink: &mut dyn FnMut(Tensor<5>)) {
         let latent_frames = z.dims()[2];
         let mut cache = FeatureCache::new();
         for i in 0..latent_frames {
@@ -124,7 +175,7 @@ impl WanVae {
             // post_quant_conv is 1³, so applying it per frame equals applying it to the whole z.
             let x = self.post_quant_conv.forward(z.clone().narrow(2, i, 1), None);
             let out = self.decoder.forward(x, &mut cache, i == 0);
-            sink(unpatchify(out, self.patch).clamp(-1.0, 1.0));
+            sink(unpatchify(out, self.patch));
         }
     }
 

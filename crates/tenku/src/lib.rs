@@ -18,6 +18,8 @@ pub use tenku_core as core;
 pub use tenku_io as io;
 pub use tenku_pipeline as pipeline;
 pub use tenku_sampler as sampler;
+pub use tenku_shapes as shapes;
+pub use tenku_train as train;
 
 /// A compute backend, as named by `--device`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

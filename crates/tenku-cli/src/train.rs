@@ -1,0 +1,75 @@
+//! `tenku train`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::Args;
+use tenku::train::{Event, Outcome, Recipe, TrainOptions};
+
+use crate::CliError;
+
+/// Flags of `tenku train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// The run directory: checkpoints, the recipe, and the trained model in `DIR/model`. A run
+    /// already there continues from its latest checkpoint.
+    #[arg(long)]
+    out: PathBuf,
+    /// A recipe JSON file; the shipped default model's recipe when absent.
+    #[arg(long)]
+    recipe: Option<PathBuf>,
+    /// Stop after this many optimizer steps, as if interrupted (the run resumes later).
+    #[arg(long)]
+    stop_after: Option<usize>,
+    /// Compute device: cpu, wgpu or cuda.
+    #[arg(long, default_value = "cpu", value_parser = crate::generate::parse_backend)]
+    device: tenku::Backend,
+}
+
+/// Trains (or continues training) and reports progress on stderr.
+pub fn run(args: &TrainArgs, quiet: bool) -> Result<(), CliError> {
+    let recipe = match &args.recipe {
+        Some(path) => Recipe::from_file(path)?,
+        None => Recipe::shapes_default(),
+    };
+    let device = tenku::device(args.device)?;
+    let bar = if quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(0) };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let options = TrainOptions { stop_after: args.stop_after };
+    // Off a terminal (a log file, CI) the bar is invisible: print a line every half minute.
+    let log_lines = !quiet && !std::io::stderr().is_terminal();
+    let mut last_line = std::time::Instant::now();
+    let outcome = tenku::train::train(&args.out, &recipe, &device, &options, &mut |event| match event {
+        Event::Resumed { stage, step } => bar.println(format!("resuming the {stage} stage at step {step}")),
+        Event::Progress(p) => {
+            let status = format!(
+                "loss {:.4}  {:.1} clips/s  eta {}",
+                p.loss,
+                p.samples_per_sec,
+                indicatif::HumanDuration(p.eta)
+            );
+            if log_lines && (last_line.elapsed().as_secs() >= 30 || p.step == p.steps) {
+                eprintln!("{} {}/{} {status}", p.stage, p.step, p.steps);
+                last_line = std::time::Instant::now();
+            }
+            bar.set_prefix(p.stage.name());
+            bar.set_length(p.steps as u64);
+            bar.set_position(p.step as u64);
+            bar.set_message(status);
+        }
+        Event::Checkpoint { dir } => tracing::info!(checkpoint = %dir.display(), "saved"),
+        Event::StageDone(stage) => bar.println(format!("{stage} stage done")),
+    })?;
+    bar.finish_and_clear();
+    match outcome {
+        Outcome::Finished(model) => eprintln!("trained model: {}", model.display()),
+        Outcome::Stopped { stage, step } => {
+            eprintln!("stopped in the {stage} stage; latest checkpoint at step {step}; run again to resume")
+        }
+    }
+    Ok(())
+}

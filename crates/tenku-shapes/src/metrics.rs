@@ -1,0 +1,252 @@
+//! Scoring an [`Analysis`] against its caption, and accumulating scores over a prompt set.
+//!
+//! Detected objects are matched to the caption's objects by colour (colours are unique in a clip).
+//! The metrics, each an accuracy over the clips or objects it is measured on:
+//!
+//! * **colour**: per caption object, an object of its colour was detected.
+//! * **shape** / **size**: per caption object, the matched object's shape / size class is the
+//!   caption's (wrong when the object was not found or the attribute could not be measured).
+//! * **direction**: per caption object, the detected motion class is the caption's, where "stays
+//!   still" is a class of its own: a still object must be detected still, a moving one must be
+//!   detected moving in the caption's direction (speed ignored).
+//! * **speed**: per caption object that moves, outside pillar clips, the detected speed class
+//!   (0.75 / 1.5 / 2.5 px/frame) is the caption's, i.e. the object was detected moving with that
+//!   speed. Pillar objects are left out: their caption says no speed word but they move at 2.5.
+//! * **count**: per clip, the number of detected objects equals the caption's.
+//! * **background**: per clip, the detected background is the caption's.
+//! * **pillar**: per clip, a pillar was detected exactly when the caption has one.
+//! * **permanence**: per pillar clip (N/A when there are none), the object was found and judged
+//!   permanent by the analyzer (seen clear on both sides, same shape and size, on course).
+//! * **jitter**: mean over matched objects with a fitted motion of their RMS centroid residual (px);
+//!   lower is better, and hard-edged ground truth sits at about 0.1-0.3 px.
+
+use std::fmt::Write as _;
+
+use serde::ser::SerializeStruct;
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::analyze::Analysis;
+use crate::attributes::{Colour, Motion};
+use crate::scene::SceneSpec;
+
+/// How one clip's analysis compares with its caption.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClipScore {
+    /// The caption scored against.
+    pub caption: String,
+    /// Objects the caption names.
+    pub expected_objects: usize,
+    /// Objects the analyzer found.
+    pub detected_objects: usize,
+    /// `detected_objects == expected_objects`.
+    pub count_correct: bool,
+    /// The background matches.
+    pub background_correct: bool,
+    /// Pillar presence matches.
+    pub pillar_correct: bool,
+    /// One score per caption object, in caption order.
+    pub objects: Vec<ObjectScore>,
+}
+
+/// How one caption object fared.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ObjectScore {
+    /// The caption object's colour.
+    pub colour: Colour,
+    /// An object of this colour was detected.
+    pub found: bool,
+    /// The detected shape matches.
+    pub shape_correct: bool,
+    /// The detected size matches.
+    pub size_correct: bool,
+    /// The detected motion class (still, or the direction) matches.
+    pub direction_correct: bool,
+    /// Moving objects outside pillar clips: the detected speed class matches.
+    pub speed_correct: Option<bool>,
+    /// Pillar clips: the object was found and is permanent.
+    pub permanent: Option<bool>,
+    /// The matched object's jitter (px), when one was found with a fitted motion.
+    pub jitter: Option<f32>,
+}
+
+/// Compares `analysis` with what `spec` says (see the [module docs](self) for the definitions).
+pub fn score(spec: &SceneSpec, analysis: &Analysis) -> ClipScore {
+    let objects = spec
+        .objects
+        .iter()
+        .map(|expected| {
+            let detected = analysis.objects.iter().find(|object| object.colour == expected.colour);
+            let detected_motion = detected.and_then(|object| object.motion);
+            let direction_correct = match (expected.motion, detected_motion) {
+                (Motion::Still, Some(Motion::Still)) => true,
+                (Motion::Moves(want, _), Some(Motion::Moves(got, _))) => want == got,
+                _ => false,
+            };
+            let speed_correct = match expected.motion {
+                Motion::Moves(_, want) if !spec.pillar => {
+                    Some(matches!(detected_motion, Some(Motion::Moves(_, got)) if got == want))
+                }
+                _ => None,
+            };
+            ObjectScore {
+                colour: expected.colour,
+                found: detected.is_some(),
+                shape_correct: detected.is_some_and(|object| object.shape == Some(expected.shape)),
+                size_correct: detected.is_some_and(|object| object.size == Some(expected.size)),
+                direction_correct,
+                speed_correct,
+                permanent: spec.pillar.then(|| detected.is_some_and(|object| object.permanent == Some(true))),
+                jitter: detected.filter(|object| object.motion.is_some()).map(|object| object.jitter),
+            }
+        })
+        .collect();
+    ClipScore {
+        caption: spec.caption(),
+        expected_objects: spec.objects.len(),
+        detected_objects: analysis.objects.len(),
+        count_correct: spec.objects.len() == analysis.objects.len(),
+        background_correct: spec.background == analysis.background,
+        pillar_correct: spec.pillar == analysis.pillar,
+        objects,
+    }
+}
+
+/// Correct answers out of the cases measured. Serializes as `{correct, total, accuracy}`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+pub struct Tally {
+    /// Cases judged correct.
+    pub correct: usize,
+    /// Cases measured.
+    pub total: usize,
+}
+
+impl Tally {
+    /// Counts one case.
+    pub fn record(&mut self, correct: bool) {
+        self.correct += usize::from(correct);
+        self.total += 1;
+    }
+
+    /// `correct / total`, or `None` (N/A) when nothing was measured.
+    pub fn accuracy(&self) -> Option<f32> {
+        (self.total > 0).then(|| self.correct as f32 / self.total as f32)
+    }
+}
+
+impl Serialize for Tally {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut state = serializer.serialize_struct("Tally", 3)?;
+        state.serialize_field("correct", &self.correct)?;
+        state.serialize_field("total", &self.total)?;
+        state.serialize_field("accuracy", &self.accuracy())?;
+        state.end()
+    }
+}
+
+/// A running mean of jitter over objects. Serializes as `{sum, objects, mean}`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Deserialize)]
+pub struct JitterMean {
+    /// Sum of per-object jitter, px.
+    pub sum: f64,
+    /// Objects summed.
+    pub objects: usize,
+}
+
+impl JitterMean {
+    /// The mean jitter in px, or `None` when no object was measured.
+    pub fn mean(&self) -> Option<f32> {
+        (self.objects > 0).then(|| (self.sum / self.objects as f64) as f32)
+    }
+}
+
+impl Serialize for JitterMean {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut state = serializer.serialize_struct("JitterMean", 3)?;
+        state.serialize_field("sum", &self.sum)?;
+        state.serialize_field("objects", &self.objects)?;
+        state.serialize_field("mean", &self.mean())?;
+        state.end()
+    }
+}
+
+/// [`ClipScore`]s accumulated over a prompt set (see the [module docs](self) for the definitions).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    /// Clips added.
+    pub clips: usize,
+    /// Per caption object: its colour was detected.
+    pub colour: Tally,
+    /// Per caption object: shape matches.
+    pub shape: Tally,
+    /// Per caption object: size matches.
+    pub size: Tally,
+    /// Per caption object: still/direction class matches.
+    pub direction: Tally,
+    /// Per moving caption object outside pillar clips: speed class matches.
+    pub speed: Tally,
+    /// Per clip: object count matches.
+    pub count: Tally,
+    /// Per clip: background matches.
+    pub background: Tally,
+    /// Per clip: pillar presence matches.
+    pub pillar: Tally,
+    /// Per pillar clip: the object is permanent.
+    pub permanence: Tally,
+    /// Mean jitter (px) over matched objects with a fitted motion.
+    pub jitter: JitterMean,
+}
+
+impl Metrics {
+    /// Adds one clip's score.
+    pub fn add(&mut self, score: &ClipScore) {
+        self.clips += 1;
+        self.count.record(score.count_correct);
+        self.background.record(score.background_correct);
+        self.pillar.record(score.pillar_correct);
+        for object in &score.objects {
+            self.colour.record(object.found);
+            self.shape.record(object.shape_correct);
+            self.size.record(object.size_correct);
+            self.direction.record(object.direction_correct);
+            if let Some(correct) = object.speed_correct {
+                self.speed.record(correct);
+            }
+            if let Some(permanent) = object.permanent {
+                self.permanence.record(permanent);
+            }
+            if let Some(jitter) = object.jitter {
+                self.jitter.sum += f64::from(jitter);
+                self.jitter.objects += 1;
+            }
+        }
+    }
+
+    /// The accuracies by name, in table order.
+    pub fn tallies(&self) -> [(&'static str, &Tally, &'static str); 9] {
+        [
+            ("colour", &self.colour, "objects"),
+            ("shape", &self.shape, "objects"),
+            ("size", &self.size, "objects"),
+            ("direction", &self.direction, "objects"),
+            ("speed", &self.speed, "objects"),
+            ("count", &self.count, "clips"),
+            ("background", &self.background, "clips"),
+            ("pillar", &self.pillar, "clips"),
+            ("permanence", &self.permanence, "clips"),
+        ]
+    }
+
+    /// A readable, aligned text table of the accuracies (percent) and mean jitter.
+    pub fn table(&self) -> String {
+        let mut table = format!("{:<12} {:>9}  measured on ({} clips)\n", "metric", "value", self.clips);
+        for (name, tally, unit) in self.tallies() {
+            let value = tally
+                .accuracy()
+                .map_or_else(|| "n/a".to_owned(), |accuracy| format!("{:.1} %", accuracy * 100.0));
+            let _ = writeln!(table, "{name:<12} {value:>9}  {} {unit}", tally.total);
+        }
+        let jitter = self.jitter.mean().map_or_else(|| "n/a".to_owned(), |mean| format!("{mean:.3}"));
+        let _ = writeln!(table, "{:<12} {jitter:>9}  {} objects", "jitter (px)", self.jitter.objects);
+        table
+    }
+}

@@ -1,0 +1,321 @@
+//! What to train: the world, the three model configs and the optimization settings of each stage.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use tenku_dit::WanTransformerConfig;
+use tenku_shapes::WorldConfig;
+use tenku_text::Umt5Config;
+use tenku_vae::WanVaeConfig;
+
+use crate::data::Window;
+use crate::error::{Error, Result};
+
+/// Everything that determines a training run: with the same recipe (seed included), a run
+/// produces the same model, interrupted or not.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Recipe {
+    /// Seeds parameter initialization, clip sampling, noise and conditioning masks.
+    pub seed: u64,
+    /// The clips the model is trained on (and generates by default).
+    pub world: WorldConfig,
+    /// The causal video VAE (`latents_mean` / `latents_std` are measured after its stage).
+    pub vae: WanVaeConfig,
+    /// The umT5 text encoder (`vocab_size` must cover the word-level vocabulary).
+    pub text_encoder: Umt5Config,
+    /// The denoiser.
+    pub transformer: WanTransformerConfig,
+    /// Prompt tokens the text encoder sees (the tokenizer's `model_max_length`).
+    pub max_sequence_length: usize,
+    /// Flow shift of training noise levels and of the exported scheduler.
+    pub shift: f64,
+    /// Autoencoder stage: reconstruction plus `kl_weight` × KL.
+    pub vae_stage: StageConfig,
+    /// Weight of the KL term of the VAE loss.
+    pub kl_weight: f32,
+    /// Clips encoded after the VAE stage to measure the latent mean and standard deviation.
+    pub stats_clips: usize,
+    /// Text encoder + transformer stage: flow matching with conditioning masks.
+    pub denoiser_stage: StageConfig,
+    /// Noise levels (and tasks) drawn per encoded clip in the denoiser stage: each step trains
+    /// on `denoiser_stage.batch × noise_draws` samples while encoding only `batch` clips.
+    pub noise_draws: usize,
+    /// Probability that a training caption is replaced by the empty prompt (for guidance).
+    pub caption_dropout: f32,
+    /// How often each task is drawn: text→video, image→video (first latent frame clean),
+    /// extension (first k latent frames clean); normalized when drawn.
+    pub task_weights: [f32; 3],
+    /// Seconds between checkpoints (0: after every step).
+    pub checkpoint_every_secs: u64,
+}
+
+/// Optimization settings of one stage (AdamW, linear warmup then cosine decay to 10 %).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StageConfig {
+    /// Optimizer steps.
+    pub steps: usize,
+    /// Clips per step.
+    pub batch: usize,
+    /// Peak learning rate.
+    pub learning_rate: f64,
+    /// Steps of linear warmup.
+    pub warmup: usize,
+    /// Frames per training clip (a window of the world's clips; `1 + 4k`).
+    pub frames: usize,
+    /// Square crop side in pixels (random position), or `None` for whole frames.
+    pub crop: Option<usize>,
+    /// Gradient norm clip.
+    pub grad_clip: f32,
+}
+
+impl StageConfig {
+    /// The part of each clip this stage trains on.
+    pub fn window(&self) -> Window {
+        Window { frames: self.frames, crop: self.crop }
+    }
+
+    /// The learning rate at `step`: linear warmup to the peak, then a cosine to 10 % of it.
+    pub fn learning_rate_at(&self, step: usize) -> f64 {
+        let peak = self.learning_rate;
+        if step < self.warmup {
+            return peak * (step + 1) as f64 / self.warmup as f64;
+        }
+        let span = self.steps.saturating_sub(self.warmup).max(1) as f64;
+        let progress = ((step - self.warmup) as f64 / span).min(1.0);
+        peak * (0.1 + 0.9 * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos()))
+    }
+}
+
+impl Recipe {
+    /// The recipe of the shipped default model (`models/tenku-shapes`), sized to train in about
+    /// an hour on two CPU cores.
+    pub fn shapes_default() -> Self {
+        let words = tenku_shapes::vocabulary().len() + tenku_text::SPECIAL_TOKENS.len();
+        Self {
+            seed: 2026,
+            world: WorldConfig::default(),
+            vae: vae_config(8, 8),
+            text_encoder: text_config(words, 64, 2),
+            transformer: transformer_config(8, 64, 128, 4, 4),
+            max_sequence_length: 32,
+            shift: 2.0,
+            vae_stage: StageConfig {
+                steps: 2400,
+                batch: 1,
+                learning_rate: 1.5e-3,
+                warmup: 50,
+                frames: 5,
+                crop: Some(48),
+                grad_clip: 1.0,
+            },
+            kl_weight: 1e-4,
+            stats_clips: 64,
+            denoiser_stage: StageConfig {
+                steps: 2400,
+                batch: 4,
+                learning_rate: 6e-4,
+                warmup: 100,
+                frames: 17,
+                crop: None,
+                grad_clip: 1.0,
+            },
+            noise_draws: 4,
+            caption_dropout: 0.1,
+            task_weights: [0.6, 0.2, 0.2],
+            checkpoint_every_secs: 180,
+        }
+    }
+
+    /// A recipe small enough for tests: a few steps of each stage on 5-frame 32×32 clips.
+    pub fn tiny() -> Self {
+        let words = tenku_shapes::vocabulary().len() + tenku_text::SPECIAL_TOKENS.len();
+        let stage = |steps| StageConfig {
+            steps,
+            batch: 2,
+            learning_rate: 1e-3,
+            warmup: 1,
+            frames: 5,
+            crop: None,
+            grad_clip: 1.0,
+        };
+        Self {
+            seed: 7,
+            world: WorldConfig { frames: 5, height: 32, width: 32, ..WorldConfig::default() },
+            vae: vae_config(4, 4),
+            text_encoder: text_config(words, 16, 1),
+            transformer: transformer_config(4, 16, 32, 2, 1),
+            max_sequence_length: 16,
+            shift: 2.0,
+            vae_stage: stage(3),
+            kl_weight: 1e-4,
+            stats_clips: 2,
+            denoiser_stage: stage(3),
+            noise_draws: 2,
+            caption_dropout: 0.5,
+            task_weights: [1.0, 1.0, 1.0],
+            checkpoint_every_secs: 0,
+        }
+    }
+
+    /// Reads a recipe from JSON, naming the file on error.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let recipe: Recipe = tenku_core::read_json(path)?;
+        recipe.validate().map_err(|reason| Error::InvalidRecipe { path: path.to_owned(), reason })?;
+        Ok(recipe)
+    }
+
+    /// Checks that the parts fit together; the message says what does not.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        self.vae.validate()?;
+        self.text_encoder.validate()?;
+        self.transformer.validate().map_err(|e| e.to_string())?;
+        let words = tenku_shapes::vocabulary().len() + tenku_text::SPECIAL_TOKENS.len();
+        if self.text_encoder.vocab_size < words {
+            return Err(format!(
+                "text_encoder.vocab_size {} is smaller than the vocabulary ({words} tokens)",
+                self.text_encoder.vocab_size
+            ));
+        }
+        if self.transformer.text_dim != self.text_encoder.d_model {
+            return Err(format!(
+                "transformer.text_dim {} differs from text_encoder.d_model {}",
+                self.transformer.text_dim, self.text_encoder.d_model
+            ));
+        }
+        if self.transformer.in_channels != self.vae.z_dim {
+            return Err(format!(
+                "transformer.in_channels {} differs from vae.z_dim {}",
+                self.transformer.in_channels, self.vae.z_dim
+            ));
+        }
+        let temporal = self.vae.temporal_factor();
+        let spatial = self.vae.spatial_factor() * self.transformer.patch_size[1];
+        let world = &self.world;
+        for (name, frames) in [("world", world.frames), ("vae_stage", self.vae_stage.frames)] {
+            if frames == 0 || (frames - 1) % temporal != 0 {
+                return Err(format!("{name} frames {frames}: expected 1 + {temporal}k"));
+            }
+        }
+        if self.vae_stage.frames > world.frames || self.denoiser_stage.frames != world.frames {
+            return Err(
+                "vae_stage.frames must be at most world.frames, denoiser_stage.frames equal to it".into()
+            );
+        }
+        if !world.height.is_multiple_of(spatial) || !world.width.is_multiple_of(spatial) {
+            return Err(format!("world {}x{} must be multiples of {spatial}", world.height, world.width));
+        }
+        for (name, stage) in [("vae_stage", &self.vae_stage), ("denoiser_stage", &self.denoiser_stage)] {
+            if stage.steps == 0
+                || stage.batch == 0
+                || stage.learning_rate.is_nan()
+                || stage.learning_rate <= 0.0
+                || self.noise_draws == 0
+            {
+                return Err(format!("{name}: steps, batch, learning_rate and noise_draws must be positive"));
+            }
+        }
+        if self.task_weights.iter().any(|w| w.is_nan() || *w < 0.0)
+            || self.task_weights.iter().sum::<f32>() <= 0.0
+        {
+            return Err(format!("task_weights {:?} must be non-negative, not all zero", self.task_weights));
+        }
+        if self.max_sequence_length < 2 {
+            return Err("max_sequence_length must be at least 2 (one word and </s>)".into());
+        }
+        Ok(())
+    }
+}
+
+/// A Wan2.1-layout VAE with ×4 spatial and ×4 temporal compression (two down stages).
+fn vae_config(base_dim: usize, z_dim: usize) -> WanVaeConfig {
+    WanVaeConfig {
+        base_dim,
+        decoder_base_dim: None,
+        z_dim,
+        dim_mult: vec![1, 2, 4],
+        num_res_blocks: 1,
+        attn_scales: vec![],
+        temperal_downsample: vec![true, true],
+        dropout: 0.0,
+        latents_mean: vec![0.0; z_dim],
+        latents_std: vec![1.0; z_dim],
+        is_residual: false,
+        in_channels: 3,
+        out_channels: 3,
+        patch_size: None,
+        scale_factor_temporal: Some(4),
+        scale_factor_spatial: Some(4),
+    }
+}
+
+/// A umT5 encoder (gated GELU, relative position buckets) of width `d_model`.
+fn text_config(vocab_size: usize, d_model: usize, num_layers: usize) -> Umt5Config {
+    Umt5Config {
+        vocab_size,
+        d_model,
+        d_kv: d_model / 4,
+        d_ff: 2 * d_model,
+        num_layers,
+        num_heads: 4,
+        relative_attention_num_buckets: 16,
+        relative_attention_max_distance: 32,
+        feed_forward_proj: "gated-gelu".into(),
+        layer_norm_epsilon: 1e-6,
+    }
+}
+
+/// A Wan transformer of width `width` over `in_channels` latents and text of width `text_dim`;
+/// 4×4 latent patches, so each token covers 16×16 pixels as in Wan (8× VAE, 2×2 patches).
+fn transformer_config(
+    in_channels: usize,
+    text_dim: usize,
+    width: usize,
+    heads: usize,
+    num_layers: usize,
+) -> WanTransformerConfig {
+    WanTransformerConfig {
+        patch_size: [1, 4, 4],
+        num_attention_heads: heads,
+        attention_head_dim: width / heads,
+        in_channels,
+        out_channels: Some(in_channels),
+        text_dim,
+        freq_dim: 64,
+        ffn_dim: 3 * width,
+        num_layers,
+        cross_attn_norm: true,
+        qk_norm: Some("rms_norm_across_heads".into()),
+        eps: 1e-6,
+        image_dim: None,
+        added_kv_proj_dim: None,
+        rope_max_seq_len: 64,
+        pos_embed_seq_len: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_recipes_are_valid() {
+        Recipe::shapes_default().validate().unwrap();
+        Recipe::tiny().validate().unwrap();
+    }
+
+    #[test]
+    fn learning_rate_warms_up_then_decays_to_a_tenth() {
+        let stage = Recipe::shapes_default().denoiser_stage;
+        assert!(stage.learning_rate_at(0) < stage.learning_rate_at(stage.warmup - 1));
+        assert!((stage.learning_rate_at(stage.warmup) - stage.learning_rate).abs() < 1e-12);
+        let last = stage.learning_rate_at(stage.steps);
+        assert!((last - 0.1 * stage.learning_rate).abs() < 1e-12, "{last}");
+    }
+
+    #[test]
+    fn mismatched_parts_are_rejected() {
+        let mut recipe = Recipe::tiny();
+        recipe.transformer.text_dim += 1;
+        assert!(recipe.validate().unwrap_err().contains("text_dim"));
+    }
+}

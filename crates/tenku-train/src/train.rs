@@ -1,0 +1,483 @@
+//! A training run: tokenizer, then the VAE stage, then the text encoder and transformer
+//! together, then the diffusers directory.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use burn::module::{Module, Param};
+use burn::optim::grad_clipping::GradientClippingConfig;
+use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::store::ModuleRecord;
+use burn::tensor::{Bytes, Device, Tensor, TensorData};
+use rand::Rng;
+use tenku_core::{SeededNoise, Timestep, VideoAutoencoder, write_file_atomic};
+use tenku_dit::WanTransformer;
+use tenku_text::{PromptTokenizer, Umt5Encoder, batch_tensors, zero_padding};
+use tenku_vae::WanVae;
+
+use crate::checkpoint::{self, Checkpoint, Stage};
+use crate::data::{Window, clip_batch, rng_for, streams};
+use crate::error::{Error, Result};
+use crate::recipe::{Recipe, StageConfig};
+
+/// The text encoder and the transformer, trained together (one optimizer, one record).
+#[derive(Module, Debug)]
+pub struct TextToVideoModel {
+    /// Prompts → hidden states.
+    pub text_encoder: Umt5Encoder,
+    /// The denoiser.
+    pub transformer: WanTransformer,
+}
+
+/// What a running training reports.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// Training continues from a checkpoint.
+    Resumed {
+        /// The checkpoint's stage.
+        stage: Stage,
+        /// Steps already done in it.
+        step: usize,
+    },
+    /// A step finished.
+    Progress(Progress),
+    /// A checkpoint was written.
+    Checkpoint {
+        /// Its folder.
+        dir: PathBuf,
+    },
+    /// A stage finished.
+    StageDone(Stage),
+}
+
+/// Where a stage stands after a step.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Progress {
+    /// The stage.
+    pub stage: Stage,
+    /// Steps done.
+    pub step: usize,
+    /// Steps in the stage.
+    pub steps: usize,
+    /// Exponential moving average of the loss (factor 0.98).
+    pub loss: f64,
+    /// Training clips per second in this process.
+    pub samples_per_sec: f64,
+    /// Estimated time to the end of the stage.
+    pub eta: Duration,
+}
+
+/// How a call to [`train`] ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    /// Every stage is done; the diffusers directory of the model.
+    Finished(PathBuf),
+    /// [`TrainOptions::stop_after`] steps ran (as if the process had been killed there).
+    Stopped {
+        /// The stage that was running.
+        stage: Stage,
+        /// Its steps done.
+        step: usize,
+    },
+}
+
+/// Knobs that do not change the trained model.
+#[derive(Clone, Debug, Default)]
+pub struct TrainOptions {
+    /// Stop after this many steps of this process, without a final checkpoint (to test resume).
+    pub stop_after: Option<usize>,
+}
+
+/// The trained model's folder inside a run directory.
+pub const MODEL_DIR: &str = "model";
+
+/// Trains `recipe` into `out` on `device` (its autodiff twin computes gradients), continuing
+/// from the latest checkpoint in `out/checkpoints` when there is one. Finishes with a diffusers
+/// directory `out/model` that `tenku generate --model` loads.
+///
+/// Fails when `out` holds a run of another recipe or a checkpoint is corrupt.
+pub fn train(
+    out: &Path,
+    recipe: &Recipe,
+    device: &Device,
+    options: &TrainOptions,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<Outcome> {
+    recipe.validate().map_err(|reason| Error::InvalidRecipe { path: "<built-in>".into(), reason })?;
+    claim_directory(out, recipe)?;
+    let model_dir = out.join(MODEL_DIR);
+    let tokenizer_dir = model_dir.join("tokenizer");
+    let words = tenku_shapes::vocabulary();
+    tenku_text::save_word_level_tokenizer(&tokenizer_dir, &words, recipe.max_sequence_length)?;
+
+    let checkpoints = out.join("checkpoints");
+    let mut latest = checkpoint::load_latest(&checkpoints)?;
+    if let Some(checkpoint) = &latest {
+        on_event(Event::Resumed { stage: checkpoint.state.stage, step: checkpoint.state.step });
+    }
+    let mut budget = options.stop_after.unwrap_or(usize::MAX);
+    let mut runner = StageRunner { checkpoints: &checkpoints, recipe, budget: &mut budget, on_event };
+
+    let vae_dir = model_dir.join("vae");
+    if !vae_dir.join("config.json").is_file() {
+        let resume = latest.take().filter(|c| c.state.stage == Stage::Vae);
+        let ad = device.clone().autodiff();
+        ad.seed(recipe.seed);
+        let vae = materialized(recipe.vae.init(&ad));
+        let mut vae_step = |vae: &WanVae, step: usize| vae_loss(vae, recipe, step, &ad);
+        let Some(vae) = runner.run(Stage::Vae, &recipe.vae_stage, vae, resume, &mut vae_step)? else {
+            return Ok(stopped(&checkpoints));
+        };
+        export_vae(&vae, &vae_dir, recipe, device)?;
+    }
+
+    let vae = WanVae::load(&vae_dir, device)?;
+    let tokenizer = PromptTokenizer::from_file(tokenizer_dir.join("tokenizer.json"))?;
+    let resume = latest.filter(|c| c.state.stage == Stage::Denoiser);
+    let ad = device.clone().autodiff();
+    ad.seed(recipe.seed.wrapping_add(1));
+    let mut transformer = recipe.transformer.init(&ad);
+    // DiT practice: a zero output layer, so the untrained model predicts zero velocity.
+    let proj_out = &mut transformer.proj_out;
+    proj_out.weight = Param::from_tensor(Tensor::zeros(proj_out.weight.dims(), &ad));
+    proj_out.bias = proj_out.bias.take().map(|b| Param::from_tensor(Tensor::zeros(b.dims(), &ad)));
+    let model = materialized(TextToVideoModel { text_encoder: recipe.text_encoder.init(&ad), transformer });
+    let mut denoiser_step =
+        |model: &TextToVideoModel, step: usize| denoiser_loss(model, &vae, &tokenizer, recipe, step, &ad);
+    let Some(model) =
+        runner.run(Stage::Denoiser, &recipe.denoiser_stage, model, resume, &mut denoiser_step)?
+    else {
+        return Ok(stopped(&checkpoints));
+    };
+    export_rest(&model, &model_dir, recipe)?;
+    Ok(Outcome::Finished(model_dir))
+}
+
+/// Draws every lazily initialized parameter now, in module order, so the values depend on the
+/// seed alone and not on which operation first touches a parameter.
+fn materialized<M: Module>(module: M) -> M {
+    drop(module.clone().into_record());
+    module
+}
+
+/// Writes `out/recipe.json`, or checks that the one there is `recipe`.
+fn claim_directory(out: &Path, recipe: &Recipe) -> Result<()> {
+    std::fs::create_dir_all(out).map_err(|source| tenku_core::Error::Io { path: out.to_owned(), source })?;
+    let path = out.join("recipe.json");
+    if path.is_file() {
+        let earlier: Recipe = tenku_core::read_json(&path)?;
+        if &earlier != recipe {
+            return Err(Error::RecipeMismatch { path });
+        }
+        return Ok(());
+    }
+    let text = serde_json::to_string_pretty(recipe).expect("a recipe serializes");
+    write_file_atomic(&path, format!("{text}\n").as_bytes())?;
+    Ok(())
+}
+
+/// The outcome of a run stopped by [`TrainOptions::stop_after`]: where the latest checkpoint is.
+fn stopped(checkpoints: &Path) -> Outcome {
+    match checkpoint::load_latest(checkpoints) {
+        Ok(Some(Checkpoint { state, .. })) => Outcome::Stopped { stage: state.stage, step: state.step },
+        _ => Outcome::Stopped { stage: Stage::Vae, step: 0 },
+    }
+}
+
+/// Runs one stage's optimization loop with checkpoints and progress.
+struct StageRunner<'a> {
+    checkpoints: &'a Path,
+    recipe: &'a Recipe,
+    budget: &'a mut usize,
+    on_event: &'a mut dyn FnMut(Event),
+}
+
+/// File names inside a checkpoint.
+const MODEL_FILE: &str = "model.bpk";
+const OPTIMIZER_FILE: &str = "optimizer.bpk";
+
+impl StageRunner<'_> {
+    /// Trains `model` for the stage's steps (from `resume` when given), minimizing
+    /// `loss(model, step)`. `None` when the step budget ran out first.
+    fn run<M: Module>(
+        &mut self,
+        stage: Stage,
+        config: &StageConfig,
+        mut model: M,
+        resume: Option<Checkpoint>,
+        loss: &mut dyn FnMut(&M, usize) -> Result<Tensor<1>>,
+    ) -> Result<Option<M>> {
+        let mut optimizer: ModuleOptimizer = AdamWConfig::new()
+            .with_weight_decay(0.0)
+            .with_grad_clipping(Some(GradientClippingConfig::Norm(config.grad_clip)))
+            .init();
+        let (mut step, mut loss_ema) = (0, None);
+        if let Some(mut checkpoint) = resume {
+            let unreadable = |file: &str, reason: String| Error::UnreadableCheckpoint {
+                path: checkpoint.dir.join(file),
+                reason,
+            };
+            let model_bytes = checkpoint.files.remove(MODEL_FILE).unwrap_or_default();
+            let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(model_bytes))
+                .map_err(|e| unreadable(MODEL_FILE, e.to_string()))?;
+            model = model.try_load_record(record).map_err(|e| unreadable(MODEL_FILE, e.to_string()))?;
+            let optimizer_bytes = checkpoint.files.remove(OPTIMIZER_FILE).unwrap_or_default();
+            optimizer = optimizer
+                .from_bytes(Bytes::from_bytes_vec(optimizer_bytes))
+                .map_err(|e| unreadable(OPTIMIZER_FILE, e.to_string()))?;
+            (step, loss_ema) = (checkpoint.state.step, checkpoint.state.loss_ema);
+        }
+        let every = Duration::from_secs(self.recipe.checkpoint_every_secs);
+        let (started, start_step) = (Instant::now(), step);
+        let mut last_save = Instant::now();
+        while step < config.steps {
+            if *self.budget == 0 {
+                return Ok(None);
+            }
+            *self.budget -= 1;
+            let loss = loss(&model, step)?;
+            let value = f64::from(loss.clone().into_scalar::<f32>());
+            if !value.is_finite() {
+                return Err(Error::Diverged { stage: stage.name(), step, loss: value });
+            }
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optimizer.step(config.learning_rate_at(step), model, grads);
+            step += 1;
+            let ema = loss_ema.map_or(value, |ema: f64| 0.98 * ema + 0.02 * value);
+            loss_ema = Some(ema);
+
+            let elapsed = started.elapsed().as_secs_f64();
+            let done_here = (step - start_step) as f64;
+            (self.on_event)(Event::Progress(Progress {
+                stage,
+                step,
+                steps: config.steps,
+                loss: ema,
+                samples_per_sec: done_here * config.batch as f64 / elapsed.max(1e-9),
+                eta: Duration::from_secs_f64(elapsed / done_here * (config.steps - step) as f64),
+            }));
+            if last_save.elapsed() >= every || step == config.steps {
+                let files = [
+                    (MODEL_FILE, record_bytes(model.clone().into_record().into_bytes())?),
+                    (OPTIMIZER_FILE, record_bytes(optimizer.into_bytes())?),
+                ];
+                let dir = checkpoint::save(self.checkpoints, stage, step, loss_ema, &files)?;
+                (self.on_event)(Event::Checkpoint { dir });
+                last_save = Instant::now();
+            }
+        }
+        (self.on_event)(Event::StageDone(stage));
+        Ok(Some(model))
+    }
+}
+
+fn record_bytes(bytes: std::result::Result<Bytes, burn::store::RecordError>) -> Result<Vec<u8>> {
+    bytes.map(|b| b.to_vec()).map_err(|e| Error::UnreadableCheckpoint {
+        path: "<in memory>".into(),
+        reason: format!("cannot serialize: {e}"),
+    })
+}
+
+/// The VAE loss at `step`: L1 + L2 reconstruction of a sampled latent, plus `kl_weight` × KL to
+/// the unit Gaussian.
+fn vae_loss(vae: &WanVae, recipe: &Recipe, step: usize, device: &Device) -> Result<Tensor<1>> {
+    let stage = &recipe.vae_stage;
+    let batch =
+        clip_batch((recipe.seed, streams::SCENES, step), stage.batch, &recipe.world, stage.window(), device)?;
+    let x = batch.pixels;
+    let posterior = vae.encode_posterior(x.clone());
+    let z = recipe.vae.z_dim;
+    let mean = posterior.clone().narrow(1, 0, z);
+    let log_var = posterior.narrow(1, z, z).clamp(-30.0, 20.0);
+    let shape = mean.dims();
+    let mut rng = rng_for(recipe.seed, streams::VAE_NOISE, step, 0);
+    let eps = SeededNoise::new(rng.random()).values(shape.iter().product());
+    let eps = Tensor::<5>::from_data(TensorData::new(eps, shape), device);
+    let sample = mean.clone() + (log_var.clone() * 0.5).exp() * eps;
+    let mut chunks = Vec::new();
+    vae.decode_unclamped_streaming(sample, &mut |chunk| chunks.push(chunk));
+    let diff = Tensor::cat(chunks, 2) - x;
+    let reconstruction = diff.clone().abs().mean() + diff.powi_scalar(2).mean();
+    let kl = (mean.powi_scalar(2) + log_var.clone().exp() - log_var - 1.0).mean() * 0.5;
+    Ok(reconstruction + kl * recipe.kl_weight)
+}
+
+/// Saves the trained VAE with the latent statistics of `recipe.stats_clips` encoded clips into
+/// `vae_dir` (through a temporary folder, renamed when complete).
+fn export_vae(vae: &WanVae, vae_dir: &Path, recipe: &Recipe, device: &Device) -> Result<()> {
+    let temp = vae_dir.with_extension("tmp");
+    vae.save(&temp)?;
+    let vae = WanVae::load(&temp, device)?;
+    let z = recipe.vae.z_dim;
+    let (mut sum, mut sum_sq, mut count) = (vec![0f64; z], vec![0f64; z], 0usize);
+    let world = &recipe.world;
+    for step in 0..recipe.stats_clips {
+        let batch = clip_batch((recipe.seed, streams::STATS, step), 1, world, Window::whole(world), device)?;
+        let mean = vae.encode_mean(batch.pixels);
+        let per_channel = mean.dims()[2..].iter().product::<usize>();
+        let values: Vec<f32> = mean.into_data().try_into_vec::<f32>().expect("f32 latents");
+        for (i, chunk) in values.chunks(per_channel).enumerate() {
+            sum[i % z] += chunk.iter().map(|&v| f64::from(v)).sum::<f64>();
+            sum_sq[i % z] += chunk.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>();
+        }
+        count += per_channel;
+    }
+    let n = count as f64;
+    let mean: Vec<f32> = sum.iter().map(|s| (s / n) as f32).collect();
+    let variance = |i: usize| (sum_sq[i] / n - (sum[i] / n).powi(2)).max(1e-8);
+    let std: Vec<f32> = (0..z).map(|i| variance(i).sqrt() as f32).collect();
+    vae.with_latent_stats(mean, std).save(&temp)?;
+    if vae_dir.exists() {
+        std::fs::remove_dir_all(vae_dir)
+            .map_err(|source| tenku_core::Error::Io { path: vae_dir.to_owned(), source })?;
+    }
+    std::fs::rename(&temp, vae_dir)
+        .map_err(|source| tenku_core::Error::Io { path: vae_dir.to_owned(), source })?;
+    Ok(())
+}
+
+/// The flow-matching loss at `step`, with Wan2.2 TI2V's conditioning: each clip is drawn a task
+/// (text→video, image→video or extension), its clean latent frames keep timestep 0 and their
+/// clean values, and the loss covers the noisy frames only.
+fn denoiser_loss(
+    model: &TextToVideoModel,
+    vae: &WanVae,
+    tokenizer: &PromptTokenizer,
+    recipe: &Recipe,
+    step: usize,
+    device: &Device,
+) -> Result<Tensor<1>> {
+    let stage = &recipe.denoiser_stage;
+    let world = &recipe.world;
+    // The frozen VAE lives on the plain device; its latents enter the graph as constants.
+    let plain = device.clone().inner();
+    let batch =
+        clip_batch((recipe.seed, streams::SCENES, step), stage.batch, world, Window::whole(world), &plain)?;
+    let clips = vae.encode(batch.pixels);
+    // Each clip serves `noise_draws` samples: sample i is clip i mod clips.
+    let x0 = Tensor::cat(vec![clips; recipe.noise_draws], 0);
+    let [b, c, frames, h, w] = x0.dims();
+    let x0 = Tensor::<5>::from_data(x0.into_data(), device);
+
+    let mut rng = rng_for(recipe.seed, streams::DENOISER, step, 0);
+    let clip_count = batch.captions.len();
+    let captions: Vec<String> = (0..b)
+        .map(|i| {
+            let dropped = rng.random::<f32>() < recipe.caption_dropout;
+            if dropped { String::new() } else { batch.captions[i % clip_count].clone() }
+        })
+        .collect();
+    let sigmas: Vec<f32> = (0..b).map(|_| shifted_sigma(rng.random::<f64>(), recipe.shift) as f32).collect();
+    let clean: Vec<usize> = (0..b).map(|_| clean_frames(&mut rng, &recipe.task_weights, frames)).collect();
+    let noise = SeededNoise::new(rng.random()).values(b * c * frames * h * w);
+    let noise = Tensor::<5>::from_data(TensorData::new(noise, [b, c, frames, h, w]), device);
+
+    // Per-frame mask (1 = clean) and per-token timesteps in (frame, row, column) token order.
+    let [pt, ph, pw] = recipe.transformer.patch_size;
+    let per_frame = (h / ph) * (w / pw);
+    let mut mask = Vec::with_capacity(b * frames);
+    let mut timesteps = Vec::with_capacity(b * frames / pt * per_frame);
+    for (sigma, clean) in sigmas.iter().zip(&clean) {
+        mask.extend((0..frames).map(|f| if f < *clean { 1.0f32 } else { 0.0 }));
+        for token_frame in 0..frames / pt {
+            let t = if (token_frame + 1) * pt <= *clean { 0.0 } else { sigma * 1000.0 };
+            timesteps.extend(std::iter::repeat_n(t, per_frame));
+        }
+    }
+    let noisy_frames = mask.iter().filter(|m| **m == 0.0).count();
+    let mask = Tensor::<5>::from_data(TensorData::new(mask, [b, 1, frames, 1, 1]), device);
+    let sigma = Tensor::<5>::from_data(TensorData::new(sigmas, [b, 1, 1, 1, 1]), device);
+    let tokens = timesteps.len() / b;
+    let timestep = Timestep::PerToken(Tensor::from_data(TensorData::new(timesteps, [b, tokens]), device));
+
+    let x_t = x0.clone() * (sigma.clone().neg() + 1.0) + noise.clone() * sigma;
+    let input = x0.clone() * mask.clone() + x_t * (mask.clone().neg() + 1.0);
+    let prompts: Vec<&str> = captions.iter().map(String::as_str).collect();
+    let batch_tokens = tokenizer.encode(&prompts, recipe.max_sequence_length)?;
+    let (ids, attention) = batch_tensors(&batch_tokens, device);
+    let text = zero_padding(model.text_encoder.forward(ids, attention), &batch_tokens.lengths);
+    let velocity = model.transformer.forward(input, timestep, text);
+    let diff = velocity - (noise - x0);
+    let weighted = diff.powi_scalar(2) * (mask.neg() + 1.0);
+    let denominator = (noisy_frames * c * h * w).max(1) as f32;
+    Ok(weighted.sum() / denominator)
+}
+
+/// Flow noise level for a uniform draw `u`, shifted as the sampler's schedule is:
+/// `shift·u / (1 + (shift − 1)·u)`.
+fn shifted_sigma(u: f64, shift: f64) -> f64 {
+    shift * u / (1.0 + (shift - 1.0) * u)
+}
+
+/// Clean latent frames for one clip: 0 (text→video), 1 (image→video) or 1..frames−1
+/// (extension), drawn by `weights`.
+fn clean_frames(rng: &mut impl Rng, weights: &[f32; 3], frames: usize) -> usize {
+    let total: f32 = weights.iter().sum();
+    let draw = rng.random::<f32>() * total;
+    if frames < 2 || draw < weights[0] {
+        0
+    } else if draw < weights[0] + weights[1] {
+        1
+    } else {
+        rng.random_range(1..frames)
+    }
+}
+
+/// Writes the text encoder, transformer, scheduler and `model_index.json` beside the tokenizer
+/// and VAE already in `model_dir`.
+fn export_rest(model: &TextToVideoModel, model_dir: &Path, recipe: &Recipe) -> Result<()> {
+    let replace = |name: &str, write: &dyn Fn(&Path) -> Result<()>| -> Result<()> {
+        let dir = model_dir.join(name);
+        let temp = model_dir.join(format!("{name}.tmp"));
+        write(&temp)?;
+        let io = |source| tenku_core::Error::Io { path: dir.clone(), source };
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(io)?;
+        }
+        std::fs::rename(&temp, &dir).map_err(|source| tenku_core::Error::Io { path: dir.clone(), source })?;
+        Ok(())
+    };
+    replace("text_encoder", &|dir| Ok(model.text_encoder.save(dir)?))?;
+    replace("transformer", &|dir| Ok(model.transformer.save(dir)?))?;
+    replace("scheduler", &|dir| {
+        std::fs::create_dir_all(dir)
+            .map_err(|source| tenku_core::Error::Io { path: dir.to_owned(), source })?;
+        let config = serde_json::json!({
+            "_class_name": "UniPCMultistepScheduler",
+            "_diffusers_version": "0.42.1",
+            "flow_shift": recipe.shift,
+            "num_train_timesteps": 1000,
+            "prediction_type": "flow_prediction",
+            "predict_x0": true,
+            "solver_order": 2,
+            "solver_type": "bh2",
+            "lower_order_final": true,
+            "final_sigmas_type": "zero",
+            "timestep_spacing": "linspace",
+            "use_flow_sigmas": true,
+        });
+        write_json(&dir.join("scheduler_config.json"), &config)
+    })?;
+    let world = &recipe.world;
+    let index = serde_json::json!({
+        "_class_name": "WanPipeline",
+        "_diffusers_version": "0.42.1",
+        "scheduler": ["diffusers", "UniPCMultistepScheduler"],
+        "text_encoder": ["transformers", "UMT5EncoderModel"],
+        "tokenizer": ["transformers", "PreTrainedTokenizerFast"],
+        "transformer": ["diffusers", "WanTransformer3DModel"],
+        "vae": ["diffusers", "AutoencoderKLWan"],
+        "_tenku_defaults": {
+            "frames": world.frames,
+            "height": world.height,
+            "width": world.width,
+            "fps": world.fps,
+        },
+    });
+    write_json(&model_dir.join("model_index.json"), &index)
+}
+
+fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).expect("a JSON value serializes");
+    Ok(write_file_atomic(path, format!("{text}\n").as_bytes())?)
+}

@@ -1,0 +1,115 @@
+//! A training run interrupted and resumed gives the model an uninterrupted run gives; damaged
+//! checkpoints and foreign run directories are refused.
+
+use std::path::Path;
+
+use burn::tensor::Device;
+use tenku_train::{Error, Outcome, Recipe, Stage, TrainOptions, train};
+
+fn run(out: &Path, recipe: &Recipe, stop_after: Option<usize>) -> Result<Outcome, Error> {
+    train(out, recipe, &Device::flex(), &TrainOptions { stop_after }, &mut |_| {})
+}
+
+/// Every file of the trained model directory, by relative path.
+fn model_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(folder) = stack.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let name = path.strip_prefix(dir).unwrap().display().to_string();
+                files.push((name, std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+#[test]
+fn interrupted_runs_resume_to_the_same_model() {
+    let recipe = Recipe::tiny();
+    let whole = tempfile::tempdir().unwrap();
+    let Outcome::Finished(reference) = run(whole.path(), &recipe, None).unwrap() else {
+        panic!("an unlimited run finishes")
+    };
+
+    // Killed once in each stage (every step is checkpointed in the tiny recipe).
+    let pieces = tempfile::tempdir().unwrap();
+    let first = run(pieces.path(), &recipe, Some(2)).unwrap();
+    assert_eq!(first, Outcome::Stopped { stage: Stage::Vae, step: 2 });
+    let second = run(pieces.path(), &recipe, Some(3)).unwrap();
+    assert_eq!(second, Outcome::Stopped { stage: Stage::Denoiser, step: 2 });
+    let Outcome::Finished(resumed) = run(pieces.path(), &recipe, None).unwrap() else {
+        panic!("the resumed run finishes")
+    };
+
+    let (expected, found) = (model_files(&reference), model_files(&resumed));
+    assert_eq!(
+        expected.iter().map(|(name, _)| name).collect::<Vec<_>>(),
+        found.iter().map(|(name, _)| name).collect::<Vec<_>>()
+    );
+    let differing: Vec<&str> = expected
+        .iter()
+        .zip(&found)
+        .filter(|((_, a), (_, b))| a != b)
+        .map(|((name, _), _)| name.as_str())
+        .collect();
+    assert!(differing.is_empty(), "{differing:?} differ between the uninterrupted and the resumed run");
+}
+
+#[test]
+fn the_trained_directory_loads_as_a_wan_pipeline() {
+    let recipe = Recipe::tiny();
+    let out = tempfile::tempdir().unwrap();
+    let Outcome::Finished(model) = run(out.path(), &recipe, None).unwrap() else { panic!("finishes") };
+    let pipeline = tenku_pipeline::load_wan(&model, &Device::flex()).unwrap();
+    assert_eq!(pipeline.geometry.latent_channels, recipe.vae.z_dim);
+    assert!(pipeline.unknown_words("a red circle moves left").is_empty());
+    assert_eq!(pipeline.unknown_words("a purple circle moves left"), ["purple"]);
+}
+
+#[test]
+fn a_corrupt_checkpoint_is_reported_not_loaded() {
+    let recipe = Recipe::tiny();
+    let out = tempfile::tempdir().unwrap();
+    run(out.path(), &recipe, Some(1)).unwrap();
+    let latest = std::fs::read_to_string(out.path().join("checkpoints/latest")).unwrap();
+    let model = out.path().join("checkpoints").join(latest.trim()).join("model.bpk");
+    let mut bytes = std::fs::read(&model).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&model, bytes).unwrap();
+
+    let error = run(out.path(), &recipe, None).unwrap_err();
+    assert!(matches!(error, Error::CorruptCheckpoint { .. }), "{error}");
+    assert!(error.to_string().contains("model.bpk"), "{error}");
+}
+
+#[test]
+fn a_directory_of_another_recipe_is_refused() {
+    let out = tempfile::tempdir().unwrap();
+    run(out.path(), &Recipe::tiny(), Some(0)).unwrap();
+    let mut other = Recipe::tiny();
+    other.seed += 1;
+    let error = run(out.path(), &other, Some(0)).unwrap_err();
+    assert!(matches!(error, Error::RecipeMismatch { .. }), "{error}");
+}
+
+#[test]
+fn a_recipe_reproduces_its_model() {
+    let recipe = Recipe::tiny();
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let Outcome::Finished(first) = run(a.path(), &recipe, None).unwrap() else { panic!("finishes") };
+    let Outcome::Finished(second) = run(b.path(), &recipe, None).unwrap() else { panic!("finishes") };
+    let differing: Vec<String> = model_files(&first)
+        .into_iter()
+        .zip(model_files(&second))
+        .filter(|((_, x), (_, y))| x != y)
+        .map(|((name, _), _)| name)
+        .collect();
+    assert!(differing.is_empty(), "{differing:?} differ between two runs of one recipe");
+}
