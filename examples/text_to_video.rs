@@ -32,6 +32,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         seed: 42,
         noise: None,
         max_sequence_length: 32,
+        first_frames: None,
     };
     let frames = pipeline.generate(&request, &mut |event| eprintln!("{event:?}"))?;
     let video = Video::new(frames, DEFAULT_FPS)?;

@@ -6,6 +6,8 @@
 //!   in Tenku and in diffusers on this machine, with the time ratio.
 //! - `parity`: builds `tenku-cli`, then checks `tenku generate` against diffusers on N tiny Wan2.1
 //!   pipelines drawn at random (`scripts/check_wan_parity.py`, max |diff| ≤ 1e-3).
+//! - `train-default`: trains the default model from its recipe (`tenku train`, resumable) and
+//!   installs it in `models/tenku-shapes`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -48,6 +50,16 @@ enum Task {
         #[arg(long, env = "TENKU_VENV", default_value = "/tmp/tenku-venv")]
         venv: PathBuf,
     },
+    /// Train the shipped default model from scratch with its recipe and seed (`tenku train`;
+    /// rerun to resume after an interruption), then copy it into models/tenku-shapes.
+    TrainDefault {
+        /// The run directory (checkpoints and the trained model).
+        #[arg(long, default_value = "target/train-default")]
+        out: PathBuf,
+        /// Leave models/tenku-shapes as it is.
+        #[arg(long)]
+        no_install: bool,
+    },
 }
 
 /// What the fixture scripts import.
@@ -59,6 +71,7 @@ fn main() -> ExitCode {
         Task::Fixtures { venv } => fixtures(&venv),
         Task::RealSize { venv } => real_size(&venv),
         Task::Parity { seeds, keep, venv } => parity(seeds, keep.as_deref(), &venv),
+        Task::TrainDefault { out, no_install } => train_default(&out, !no_install),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -67,6 +80,40 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `tenku train --out OUT` with the default recipe, then `OUT/model` → models/tenku-shapes.
+fn train_default(out: &Path, install: bool) -> Result<(), String> {
+    let root = workspace_root();
+    let out = root.join(out);
+    run(Command::new(env!("CARGO"))
+        .args(["run", "--quiet", "--package", "tenku-cli", "--", "train", "--out"])
+        .arg(&out)
+        .current_dir(&root))?;
+    if !install {
+        return Ok(());
+    }
+    let target = root.join("models/tenku-shapes");
+    if target.exists() {
+        std::fs::remove_dir_all(&target).map_err(|e| format!("cannot remove {}: {e}", target.display()))?;
+    }
+    copy_dir(&out.join("model"), &target)?;
+    println!("xtask: installed {}", target.display());
+    Ok(())
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(to).map_err(|e| format!("cannot create {}: {e}", to.display()))?;
+    for entry in std::fs::read_dir(from).map_err(|e| format!("cannot list {}: {e}", from.display()))? {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        let dest = to.join(path.file_name().expect("entries have names"));
+        if path.is_dir() {
+            copy_dir(&path, &dest)?;
+        } else {
+            std::fs::copy(&path, &dest).map_err(|e| format!("cannot copy {}: {e}", path.display()))?;
+        }
+    }
+    Ok(())
 }
 
 fn run(command: &mut Command) -> Result<(), String> {

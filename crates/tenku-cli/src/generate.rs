@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use tenku::pipeline::{Event, GenerateRequest, Geometry};
+use tenku::pipeline::{Event, GenerateRequest};
 use tenku::sampler::SamplerKind;
 
 use crate::CliError;
@@ -20,15 +20,18 @@ pub struct GenerateArgs {
     /// A diffusers model directory; the embedded default model when absent.
     #[arg(long)]
     model: Option<PathBuf>,
-    /// Frames, of the form 4k+1.
-    #[arg(long, default_value_t = 17)]
-    frames: usize,
-    /// Height in pixels, a multiple of 16.
-    #[arg(long, default_value_t = 64)]
-    height: usize,
-    /// Width in pixels, a multiple of 16.
-    #[arg(long, default_value_t = 64)]
-    width: usize,
+    /// Frames, of the form 4k+1; the model's default when absent (17 for the embedded model).
+    #[arg(long)]
+    frames: Option<usize>,
+    /// Height in pixels; the model's default when absent (64 for the embedded model).
+    #[arg(long)]
+    height: Option<usize>,
+    /// Width in pixels; the model's default when absent (64 for the embedded model).
+    #[arg(long)]
+    width: Option<usize>,
+    /// Frames per second of the written video; the model's default when absent.
+    #[arg(long)]
+    fps: Option<f32>,
     /// Sampler steps.
     #[arg(long, default_value_t = 20)]
     steps: usize,
@@ -47,9 +50,16 @@ pub struct GenerateArgs {
     /// Initial latents from a safetensors file (tensor `latents`) instead of the seed.
     #[arg(long)]
     noise: Option<PathBuf>,
-    /// Prompt tokens the text encoder sees.
-    #[arg(long, default_value_t = 512)]
-    max_sequence_length: usize,
+    /// Prompt tokens the text encoder sees; the tokenizer's `model_max_length` when absent.
+    #[arg(long)]
+    max_sequence_length: Option<usize>,
+    /// Image→video: the video starts with this image (PNG or JPEG of the output's size).
+    #[arg(long, conflicts_with = "extend")]
+    image: Option<PathBuf>,
+    /// Extension: the video continues this clip (any format `tenku` writes), starting with its
+    /// last frames (up to 5, so two latent frames of motion).
+    #[arg(long)]
+    extend: Option<PathBuf>,
     /// Compute device: cpu, wgpu or cuda.
     #[arg(long, default_value = "cpu", value_parser = parse_backend)]
     device: tenku::Backend,
@@ -58,7 +68,7 @@ pub struct GenerateArgs {
     output: PathBuf,
 }
 
-fn parse_sampler(text: &str) -> Result<SamplerKind, String> {
+pub(crate) fn parse_sampler(text: &str) -> Result<SamplerKind, String> {
     text.parse().map_err(|e: tenku::sampler::Error| e.to_string())
 }
 
@@ -66,45 +76,45 @@ pub(crate) fn parse_backend(text: &str) -> Result<tenku::Backend, String> {
     text.parse().map_err(|e: tenku::Error| e.to_string())
 }
 
-/// Where the embedded default model lives, relative to the workspace.
-const EMBEDDED_MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/tenku-shapes");
-
 /// Validates every flag, loads the model, generates and writes the video.
 pub fn run(args: &GenerateArgs, quiet: bool) -> Result<(), CliError> {
+    tenku::io::VideoFormat::from_path(&args.output)?;
+    if let Some(noise) = &args.noise
+        && !noise.is_file()
+    {
+        return Err(format!("--noise {}: no such file", noise.display()).into());
+    }
+    if let Some(fps) = args.fps
+        && !(fps.is_finite() && fps > 0.0)
+    {
+        return Err(format!("--fps {fps}: expected a positive number").into());
+    }
+    let device = tenku::device(args.device)?;
+    let model_dir = crate::embedded::resolve(args.model.as_deref())?;
+
+    tracing::info!(model = %model_dir.display(), device = %args.device, "loading");
+    let pipeline = tenku::pipeline::load_wan(&model_dir, &device)?;
+    let defaults = &pipeline.defaults;
     let request = GenerateRequest {
         prompt: args.prompt.clone(),
         negative_prompt: args.negative_prompt.clone(),
-        frames: args.frames,
-        height: args.height,
-        width: args.width,
+        frames: args.frames.unwrap_or(defaults.frames),
+        height: args.height.unwrap_or(defaults.height),
+        width: args.width.unwrap_or(defaults.width),
         steps: args.steps,
         guidance: args.guidance,
         sampler: args.sampler,
         shift: args.shift,
         seed: args.seed,
         noise: args.noise.clone(),
-        max_sequence_length: args.max_sequence_length,
+        max_sequence_length: args.max_sequence_length.unwrap_or(defaults.max_sequence_length),
+        first_frames: None,
     };
-    // Every model family Tenku loads shares Wan's geometry, so flags are checked before the
-    // (slow) load; the pipeline checks again against the loaded model's own geometry.
-    request.validate(&Geometry::WAN_2_1)?;
-    tenku::io::VideoFormat::from_path(&args.output)?;
-    if let Some(noise) = &request.noise
-        && !noise.is_file()
-    {
-        return Err(format!("--noise {}: no such file", noise.display()).into());
-    }
-    let device = tenku::device(args.device)?;
-    let model_dir = match &args.model {
-        Some(dir) => dir.clone(),
-        None => PathBuf::from(EMBEDDED_MODEL),
+    let request = GenerateRequest {
+        first_frames: first_frames(args, &request, pipeline.geometry.temporal_factor)?,
+        ..request
     };
-    if args.model.is_none() && !model_dir.join(tenku::core::ModelDir::INDEX).is_file() {
-        return Err("no model: this build has no embedded default model yet; pass --model DIR (a diffusers directory)".into());
-    }
-
-    tracing::info!(model = %model_dir.display(), device = %args.device, "loading");
-    let pipeline = tenku::pipeline::load_wan(&model_dir, &device)?;
+    request.validate(&pipeline.geometry)?;
     let unknown = pipeline.unknown_words(&request.prompt);
     if !unknown.is_empty() {
         tracing::warn!("words outside the model's vocabulary: {}", unknown.join(", "));
@@ -114,7 +124,7 @@ pub fn run(args: &GenerateArgs, quiet: bool) -> Result<(), CliError> {
     let frames = pipeline.generate(&request, &mut |event| progress.update(event))?;
     progress.finish();
 
-    let video = tenku::io::Video::new(frames, tenku::pipeline::DEFAULT_FPS)?;
+    let video = tenku::io::Video::new(frames, args.fps.unwrap_or(pipeline.defaults.fps))?;
     let metadata = tenku::io::Metadata {
         prompt: Some(request.prompt.clone()),
         negative_prompt: Some(request.negative_prompt.clone()),
@@ -123,13 +133,46 @@ pub fn run(args: &GenerateArgs, quiet: bool) -> Result<(), CliError> {
         steps: Some(request.steps as u32),
         extra: [
             ("guidance".to_owned(), request.guidance.to_string()),
-            ("model".to_owned(), model_dir.display().to_string()),
+            (
+                "model".to_owned(),
+                args.model.as_ref().map_or("tenku-shapes (embedded)".into(), |m| m.display().to_string()),
+            ),
         ]
         .into(),
     };
     let format = tenku::io::write_video(&args.output, &video, &metadata)?;
     tracing::info!(output = %args.output.display(), %format, frames = video.num_frames(), "wrote");
     Ok(())
+}
+
+/// Frames the video must start with: `--image` as one frame, or the last `1 + t·j` frames of
+/// `--extend` (at most 5, fewer than the video's).
+fn first_frames(
+    args: &GenerateArgs,
+    request: &GenerateRequest,
+    temporal_factor: usize,
+) -> Result<Option<ndarray::Array4<f32>>, CliError> {
+    let frames = if let Some(path) = &args.image {
+        let image = tenku::io::read_image(path)?;
+        image.insert_axis(ndarray::Axis(0))
+    } else if let Some(path) = &args.extend {
+        let clip = tenku::io::read_video(path)?.frames;
+        let available = clip.dim().0.min(5).min(request.frames.saturating_sub(1)).max(1);
+        let keep = 1 + (available - 1) / temporal_factor * temporal_factor;
+        clip.slice(ndarray::s![clip.dim().0 - keep.., .., .., ..]).to_owned()
+    } else {
+        return Ok(None);
+    };
+    let (_, height, width, _) = frames.dim();
+    if (height, width) != (request.height, request.width) {
+        let flag = if args.image.is_some() { "--image" } else { "--extend" };
+        return Err(format!(
+            "{flag}: frames are {width}x{height}, the video is {}x{} (pass --width {width} --height {height})",
+            request.width, request.height
+        )
+        .into());
+    }
+    Ok(Some(frames))
 }
 
 /// Progress bars for denoising and decoding (hidden with `--quiet` or off a terminal).

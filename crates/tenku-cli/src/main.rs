@@ -1,5 +1,7 @@
 //! The `tenku` command line: generate videos, inspect model directories, list samplers.
 
+mod embedded;
+mod eval;
 mod generate;
 mod info;
 mod train;
@@ -30,6 +32,9 @@ enum Command {
     },
     /// List the built-in samplers and their options.
     Samplers,
+    /// Measure a model on a synthetic world.
+    #[command(subcommand)]
+    Eval(eval::EvalCommand),
     /// Train a model from scratch on the shapes world (the default model's recipe unless
     /// --recipe), resuming the run in --out if there is one.
     Train(train::TrainArgs),
@@ -58,6 +63,7 @@ fn main() -> ExitCode {
         Command::Generate(args) => generate::run(&args, cli.quiet),
         Command::Info { dir } => info::run(&dir),
         Command::Train(args) => train::run(&args, cli.quiet),
+        Command::Eval(command) => eval::run(&command, cli.quiet),
         Command::Samplers => {
             print_samplers();
             Ok(())

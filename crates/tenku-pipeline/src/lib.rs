@@ -1,5 +1,6 @@
 //! Composes Tenku's parts into generation pipelines: request checks, initial latents, and
-//! (as model families land) text→video, image→video and extension.
+//! text→video, with image→video and extension through clean first frames
+//! ([`GenerateRequest::first_frames`]).
 //!
 //! ```
 //! use tenku_pipeline::{GenerateRequest, Geometry};
@@ -8,7 +9,7 @@
 //!     negative_prompt: String::new(),
 //!     frames: 80, height: 64, width: 64, steps: 20, guidance: 5.0,
 //!     sampler: Some("unipc".parse().unwrap()), shift: None, seed: 0, noise: None,
-//!     max_sequence_length: 512,
+//!     max_sequence_length: 512, first_frames: None,
 //! };
 //! let error = request.validate(&Geometry::WAN_2_1).unwrap_err();
 //! assert!(error.to_string().contains("nearest valid: 77 or 81"));
@@ -23,7 +24,7 @@ pub mod wan;
 
 pub use error::Error;
 pub use noise::{NOISE_KEY, latents_from_file, seeded_latents};
-pub use request::{GenerateRequest, Geometry};
+pub use request::{GenerateRequest, GenerationDefaults, Geometry};
 pub use scheduler::SchedulerSpec;
 pub use text_to_video::{DEFAULT_FPS, Event, TextToVideo};
 pub use wan::{WanTextToVideo, load_wan};

@@ -31,6 +31,33 @@ impl Geometry {
     }
 }
 
+/// What a model generates when a request does not say: Wan's 81 frames of 480×832 at 16 fps
+/// with 512 prompt tokens, unless the model directory records its own.
+///
+/// A directory records them in `model_index.json` under `_tenku_defaults` (`frames`, `height`,
+/// `width`, `fps`; diffusers ignores keys that start with `_`) and in
+/// `tokenizer/tokenizer_config.json` (`model_max_length`).
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[serde(default)]
+pub struct GenerationDefaults {
+    /// Video frames.
+    pub frames: usize,
+    /// Height in pixels.
+    pub height: usize,
+    /// Width in pixels.
+    pub width: usize,
+    /// Frames per second of written videos.
+    pub fps: f32,
+    /// Prompt tokens the text encoder sees.
+    pub max_sequence_length: usize,
+}
+
+impl Default for GenerationDefaults {
+    fn default() -> Self {
+        Self { frames: 81, height: 480, width: 832, fps: 16.0, max_sequence_length: 512 }
+    }
+}
+
 /// A text-to-video request, as the CLI's flags give it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GenerateRequest {
@@ -58,6 +85,11 @@ pub struct GenerateRequest {
     pub noise: Option<PathBuf>,
     /// Prompt tokens the text encoder sees (padded or truncated).
     pub max_sequence_length: usize,
+    /// Frames the video must start with, `[k, height, width, 3]` in [0, 1] with `k = 1 + j·t`
+    /// (`t` the temporal factor): one image animates it (image→video), the end of a clip
+    /// continues it (extension). Their latents stay clean while the rest is denoised, with
+    /// per-token timesteps as in Wan2.2 TI2V; the model must have been trained for it.
+    pub first_frames: Option<ndarray::Array4<f32>>,
 }
 
 /// The nearest values below and above `value` that `valid` accepts, for error messages.
@@ -120,6 +152,23 @@ impl GenerateRequest {
                 expected: "a finite scale ≥ 0".into(),
             });
         }
+        if let Some(first) = &self.first_frames {
+            let (count, height, width, channels) = first.dim();
+            let expected = if !frames_ok(count) || count >= self.frames {
+                Some(format!("1 + {k}j frames, fewer than --frames {}", self.frames))
+            } else if (height, width, channels) != (self.height, self.width, 3) {
+                Some(format!("RGB frames of {}x{} (--width x --height)", self.width, self.height))
+            } else {
+                None
+            };
+            if let Some(expected) = expected {
+                return Err(Error::InvalidRequest {
+                    flag: "first_frames",
+                    value: format!("({count} frames, {width}x{height}x{channels})"),
+                    expected,
+                });
+            }
+        }
         if let Some(shift) = self.shift
             && !(shift.is_finite() && shift > 0.0)
         {
@@ -158,6 +207,7 @@ mod tests {
             seed: 0,
             noise: None,
             max_sequence_length: 512,
+            first_frames: None,
         }
     }
 

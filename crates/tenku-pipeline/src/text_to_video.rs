@@ -2,13 +2,13 @@
 
 use std::ops::ControlFlow;
 
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
 use ndarray::{Array4, s};
 use tenku_core::{Conditioning, Denoiser, NoiseLevel, SeededNoise, TextEncoder, Timestep, VideoAutoencoder};
 use tenku_sampler::{Branch, Cfg, Guidance, Guided, sample};
 
 use crate::scheduler::{SchedulerSpec, flow_schedule};
-use crate::{Error, GenerateRequest, Geometry, latents_from_file, seeded_latents};
+use crate::{Error, GenerateRequest, GenerationDefaults, Geometry, latents_from_file, seeded_latents};
 
 /// What a running generation reports, in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +44,8 @@ pub struct TextToVideo<E, D, V> {
     pub scheduler: SchedulerSpec,
     /// The sizes the model accepts.
     pub geometry: Geometry,
+    /// What the model generates when a request does not say.
+    pub defaults: GenerationDefaults,
     /// Where the model lives.
     pub device: Device,
 }
@@ -90,14 +92,24 @@ impl<E: TextEncoder, D: Denoiser, V: VideoAutoencoder> TextToVideo<E, D, V> {
         let schedule = flow_schedule(&sampler_kind, request.steps, shift);
         let latents = latents * schedule.init_noise_scale();
 
-        // 3. Denoise.
+        // 3. Denoise. Clean first frames replace their latents in every model input and keep
+        // timestep 0 (Wan2.2 TI2V's `expand_timesteps`).
+        let clean = request.first_frames.as_ref().map(|frames| self.clean_latents(frames, shape));
         let predict = |x: Tensor<5>, level: &NoiseLevel, branch: Branch| {
-            let t = Tensor::<1>::full([x.dims()[0]], level.timestep, &x.device());
             let conditioning = match (branch, &uncond) {
                 (Branch::Unconditional, Some(uncond)) => uncond,
                 _ => &cond,
             };
-            self.denoiser.forward(x, Timestep::PerSample(t), conditioning)
+            match &clean {
+                None => {
+                    let t = Tensor::<1>::full([x.dims()[0]], level.timestep, &x.device());
+                    self.denoiser.forward(x, Timestep::PerSample(t), conditioning)
+                }
+                Some(clean) => {
+                    let timestep = clean.timesteps(level.timestep as f32);
+                    self.denoiser.forward(clean.apply(x), timestep, conditioning)
+                }
+            }
         };
         let guidance: Option<Box<dyn Guidance>> =
             guided.then(|| Box::new(Cfg { scale: request.guidance }) as _);
@@ -109,6 +121,10 @@ impl<E: TextEncoder, D: Denoiser, V: VideoAutoencoder> TextToVideo<E, D, V> {
             on_event(Event::Step { done: p.done, total: p.total });
             ControlFlow::Continue(())
         })?;
+        let latents = match &clean {
+            Some(clean) => clean.apply(latents),
+            None => latents,
+        };
 
         // 4. Decode one chunk at a time into a host buffer.
         let [_, _, _, h, w] = latents.dims();
@@ -123,6 +139,60 @@ impl<E: TextEncoder, D: Denoiser, V: VideoAutoencoder> TextToVideo<E, D, V> {
             on_event(Event::Decoded { done, total: request.frames });
         });
         Ok(frames)
+    }
+}
+
+/// Clean latent frames at the start of a clip, and how they enter the model.
+struct CleanFrames {
+    /// Normalized latents `[1, c, frames, h, w]`, zero past the clean frames.
+    latents: Tensor<5>,
+    /// 1 on clean latent frames, 0 elsewhere: `[1, 1, frames, 1, 1]`.
+    mask: Tensor<5>,
+    /// Clean latent frames.
+    count: usize,
+    /// Latent frames in all.
+    frames: usize,
+    /// Transformer tokens per latent frame.
+    tokens_per_frame: usize,
+}
+
+impl CleanFrames {
+    /// `x` with its first frames replaced by the clean latents.
+    fn apply(&self, x: Tensor<5>) -> Tensor<5> {
+        x * (self.mask.clone().neg() + 1.0) + self.latents.clone()
+    }
+
+    /// Per-token timesteps: 0 on clean frames, `t` elsewhere, in (frame, row, column) order.
+    fn timesteps(&self, t: f32) -> Timestep {
+        let values: Vec<f32> = (0..self.frames)
+            .flat_map(|f| std::iter::repeat_n(if f < self.count { 0.0 } else { t }, self.tokens_per_frame))
+            .collect();
+        let len = values.len();
+        Timestep::PerToken(Tensor::from_data(TensorData::new(values, [1, len]), &self.mask.device()))
+    }
+}
+
+impl<E: TextEncoder, D: Denoiser, V: VideoAutoencoder> TextToVideo<E, D, V> {
+    /// Encodes the request's first frames (validated: `1 + j·t` frames of the request's size)
+    /// into normalized latents padded with zeros to the full latent `shape`.
+    fn clean_latents(&self, frames: &Array4<f32>, shape: [usize; 5]) -> CleanFrames {
+        let (k, h, w, _) = frames.dim();
+        let pixels: Vec<f32> =
+            frames.view().permuted_axes([3, 0, 1, 2]).iter().map(|v| v * 2.0 - 1.0).collect();
+        let pixels = Tensor::<5>::from_data(TensorData::new(pixels, [1, 3, k, h, w]), &self.device);
+        let encoded = self.vae.encode(pixels);
+        let count = encoded.dims()[2];
+        let [_, c, latent_frames, lh, lw] = shape;
+        let padding = Tensor::<5>::zeros([1, c, latent_frames - count, lh, lw], &self.device);
+        let mask: Vec<f32> = (0..latent_frames).map(|f| if f < count { 1.0 } else { 0.0 }).collect();
+        let (ph, pw) = self.geometry.patch;
+        CleanFrames {
+            latents: Tensor::cat(vec![encoded, padding], 2),
+            mask: Tensor::from_data(TensorData::new(mask, [1, 1, latent_frames, 1, 1]), &self.device),
+            count,
+            frames: latent_frames,
+            tokens_per_frame: (lh / ph) * (lw / pw),
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use tenku_text::WanTextEncoder;
 use tenku_vae::WanVae;
 
 use crate::scheduler::SUPPORTED_SCHEDULERS;
-use crate::{Error, Geometry, SchedulerSpec, TextToVideo};
+use crate::{Error, GenerationDefaults, Geometry, SchedulerSpec, TextToVideo};
 
 /// Wan2.1 text-to-video: umT5, the Wan DiT and the Wan2.1 causal VAE.
 pub type WanTextToVideo = TextToVideo<WanTextEncoder, WanTransformer, WanVae>;
@@ -74,5 +74,14 @@ pub fn load_wan(dir: &Path, device: &Device) -> Result<WanTextToVideo, Error> {
         spatial_factor: layout.spatial_factor,
         patch: (config.patch_size[1], config.patch_size[2]),
     };
-    Ok(TextToVideo { text_encoder, denoiser, vae, scheduler, geometry, device: device.clone() })
+    let mut defaults: GenerationDefaults =
+        match tenku_core::read_json::<serde_json::Value>(&index)?.get("_tenku_defaults") {
+            Some(value) => serde_json::from_value(value.clone())
+                .map_err(|source| CoreError::Json { path: index.clone(), source })?,
+            None => GenerationDefaults::default(),
+        };
+    if let Some(max_length) = text_encoder.tokenizer.model_max_length() {
+        defaults.max_sequence_length = max_length;
+    }
+    Ok(TextToVideo { text_encoder, denoiser, vae, scheduler, geometry, defaults, device: device.clone() })
 }

@@ -33,13 +33,25 @@ impl Denoiser for ConstantDenoiser {
     }
 
     fn forward(&self, latents: Tensor<5>, timestep: Timestep, cond: &Conditioning) -> Tensor<5> {
-        let Timestep::PerSample(t) = timestep else { panic!("text-to-video uses per-sample timesteps") };
-        assert_eq!(t.dims(), [latents.dims()[0]]);
+        match timestep {
+            Timestep::PerSample(t) => assert_eq!(t.dims(), [latents.dims()[0]]),
+            // Clean first frames: timestep 0 on the first latent frame's tokens (2 of them at
+            // 2×4 latents with 2×2 patches) and their latents are the encoded frames.
+            Timestep::PerToken(t) => {
+                let t = t.into_data().try_into_vec::<f32>().unwrap();
+                assert!(t[..2].iter().all(|&v| v == 0.0) && t[2..].iter().all(|&v| v > 0.0), "{t:?}");
+                let first = latents.clone().narrow(2, 0, 1).into_data().try_into_vec::<f32>().unwrap();
+                assert!(first.iter().all(|&v| v == ENCODED), "{first:?}");
+            }
+        }
         let prompt_length: f32 = cond.text.hidden.clone().slice([0..1, 0..1, 0..1]).into_scalar();
         let value = if prompt_length > 3.0 { 0.5 } else { 0.25 };
         latents.zeros_like() + value
     }
 }
+
+/// The latent value [`RepeatVae`] encodes any frames to.
+const ENCODED: f32 = -0.5;
 
 /// Upsamples latents ×8 in space; the first latent frame gives one frame, each later one four.
 struct RepeatVae {
@@ -51,8 +63,10 @@ impl VideoAutoencoder for RepeatVae {
         &self.layout
     }
 
-    fn encode(&self, _video: Tensor<5>) -> Tensor<5> {
-        unimplemented!("not used by text-to-video")
+    /// Every latent of the encoded frames is [`ENCODED`].
+    fn encode(&self, video: Tensor<5>) -> Tensor<5> {
+        let [b, _, f, h, w] = video.dims();
+        Tensor::full([b, 3, 1 + (f - 1) / 4, h / 8, w / 8], ENCODED, &video.device())
     }
 
     fn decode_streaming(&self, latents: Tensor<5>, sink: &mut dyn FnMut(Tensor<5>)) {
@@ -83,6 +97,7 @@ fn pipeline() -> TextToVideo<LengthEncoder, ConstantDenoiser, RepeatVae> {
             default_sampler: SamplerKind::UniPc { order: 2, corrector: true },
         },
         geometry: Geometry { latent_channels: 3, temporal_factor: 4, spatial_factor: 8, patch: (2, 2) },
+        defaults: Default::default(),
         device: Device::flex(),
     }
 }
@@ -101,6 +116,7 @@ fn request() -> GenerateRequest {
         seed: 1,
         noise: None,
         max_sequence_length: 8,
+        first_frames: None,
     }
 }
 
@@ -138,4 +154,19 @@ fn requests_are_checked_against_the_model_geometry() {
     let err = pipeline().generate(&missing, &mut |_| {}).unwrap_err();
     assert!(err.to_string().contains("/nonexistent/noise.safetensors"), "{err}");
     assert_eq!(pipeline().unknown_words("a zebra and a cat"), vec!["zebra".to_owned()]);
+}
+
+#[test]
+fn first_frames_stay_clean_while_the_rest_is_generated() {
+    let image = ndarray::Array4::<f32>::zeros((1, 16, 32, 3));
+    let with_image = GenerateRequest { first_frames: Some(image), ..request() };
+    let frames = pipeline().generate(&with_image, &mut |_| {}).unwrap();
+    // Frame 0 decodes the clean latent (−0.5 → 0.25 in pixels); the rest is generated as without
+    // first frames (1.0, see the guided test).
+    assert!(frames.slice(ndarray::s![0, .., .., ..]).iter().all(|&v| (v - 0.25).abs() < 1e-6));
+    assert!(frames.slice(ndarray::s![1.., .., .., ..]).iter().all(|&v| (v - 1.0).abs() < 1e-5));
+
+    let wrong = GenerateRequest { first_frames: Some(ndarray::Array4::zeros((2, 16, 32, 3))), ..request() };
+    let err = pipeline().generate(&wrong, &mut |_| {}).unwrap_err();
+    assert!(err.to_string().contains("1 + 4j frames"), "{err}");
 }

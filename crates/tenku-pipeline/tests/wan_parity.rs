@@ -25,6 +25,7 @@ fn request(case: &str, noise: std::path::PathBuf) -> GenerateRequest {
         seed: 0,
         noise: Some(noise),
         max_sequence_length: number("max_sequence_length") as usize,
+        first_frames: None,
     }
 }
 

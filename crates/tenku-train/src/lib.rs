@@ -1,4 +1,5 @@
-//! Training Tenku's models from scratch on the shapes world.
+//! Training Tenku's models from scratch on the shapes world, and measuring them on it
+//! ([`eval`]).
 //!
 //! A run trains, in order: a word-level tokenizer built from the caption grammar's vocabulary;
 //! a Wan-style causal VAE (reconstruction + KL); then a umT5 text encoder and a Wan transformer
@@ -29,6 +30,7 @@
 mod checkpoint;
 mod data;
 mod error;
+pub mod eval;
 mod recipe;
 mod train;
 

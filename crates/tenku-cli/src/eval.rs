@@ -1,0 +1,126 @@
+//! `tenku eval shapes`.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use ndarray::Array4;
+use tenku::sampler::SamplerKind;
+use tenku::train::eval::{ClipResult, EvalOptions, evaluate, evaluate_reconstruction};
+
+use crate::CliError;
+
+/// What `tenku eval` measures.
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// Generate clips for random captions of the shapes world, analyze them and print accuracy
+    /// per attribute (colour, shape, size, direction, speed, count, background, permanence) and
+    /// temporal jitter.
+    Shapes(ShapesArgs),
+}
+
+/// Flags of `tenku eval shapes`.
+#[derive(Debug, Args)]
+pub struct ShapesArgs {
+    /// A diffusers model directory; the embedded default model when absent.
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Random captions to evaluate.
+    #[arg(long, default_value_t = 200)]
+    prompts: usize,
+    /// Seed of the captions and of the first clip's noise (clip i uses seed + i).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Sampler, `name[:key=value,...]`; defaults to the model's scheduler.
+    #[arg(long, value_parser = crate::generate::parse_sampler)]
+    sampler: Option<SamplerKind>,
+    /// Sampler steps.
+    #[arg(long, default_value_t = 20)]
+    steps: usize,
+    /// Classifier-free guidance scale.
+    #[arg(long, default_value_t = 5.0)]
+    guidance: f64,
+    /// Flow shift; defaults to the model's scheduler config.
+    #[arg(long)]
+    shift: Option<f64>,
+    /// Print the metrics and every clip's score as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Measure the VAE alone: encode and decode rendered ground-truth clips instead of
+    /// generating (the ceiling for generated clips).
+    #[arg(long)]
+    reconstruct: bool,
+    /// Also write every clip as a GIF into this directory.
+    #[arg(long)]
+    samples: Option<PathBuf>,
+    /// Compute device: cpu, wgpu or cuda.
+    #[arg(long, default_value = "cpu", value_parser = crate::generate::parse_backend)]
+    device: tenku::Backend,
+}
+
+/// Runs the evaluation and prints the table (or JSON) on stdout.
+pub fn run(command: &EvalCommand, quiet: bool) -> Result<(), CliError> {
+    let EvalCommand::Shapes(args) = command;
+    let device = tenku::device(args.device)?;
+    let model_dir = crate::embedded::resolve(args.model.as_deref())?;
+    let pipeline = tenku::pipeline::load_wan(&model_dir, &device)?;
+    if let Some(dir) = &args.samples {
+        std::fs::create_dir_all(dir).map_err(|e| format!("--samples {}: {e}", dir.display()))?;
+    }
+    let captions = tenku::shapes::random_captions(args.prompts, args.seed);
+    let options = EvalOptions {
+        seed: args.seed,
+        steps: args.steps,
+        guidance: args.guidance,
+        sampler: args.sampler,
+        shift: args.shift,
+    };
+    let bar = if quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(captions.len() as u64)
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("evaluating [{bar:30}] {pos}/{len} eta {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let mut write_error = None;
+    let mut on_clip = |index: usize, result: &ClipResult, frames: &Array4<f32>| {
+        bar.inc(1);
+        if let Some(dir) = &args.samples {
+            let name = format!("{index:03}-{}.gif", result.score.caption.replace(' ', "_"));
+            let video = tenku::io::Video { frames: frames.clone(), fps: pipeline.defaults.fps };
+            let metadata = tenku::io::Metadata {
+                prompt: Some(result.score.caption.clone()),
+                seed: Some(result.seed),
+                ..Default::default()
+            };
+            if let Err(e) = tenku::io::write_video(&dir.join(name), &video, &metadata) {
+                write_error.get_or_insert(e);
+            }
+        }
+    };
+    let report = if args.reconstruct {
+        let defaults = &pipeline.defaults;
+        let world = tenku::shapes::WorldConfig {
+            frames: defaults.frames,
+            height: defaults.height,
+            width: defaults.width,
+            fps: defaults.fps,
+        };
+        evaluate_reconstruction(&pipeline.vae, &world, &captions, args.seed, &device, &mut on_clip)?
+    } else {
+        evaluate(&pipeline, &captions, &options, &mut on_clip)?
+    };
+    bar.finish_and_clear();
+    if let Some(error) = write_error {
+        return Err(error.into());
+    }
+    let text = if args.json { serde_json::to_string_pretty(&report)? + "\n" } else { report.metrics.table() };
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}

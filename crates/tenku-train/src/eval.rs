@@ -1,0 +1,128 @@
+//! Measuring a text-to-video model on the shapes world: generate a clip for each caption,
+//! analyze it with [`tenku_shapes::analyze()`] and score it against the caption.
+
+use burn::tensor::{Tensor, TensorData};
+use ndarray::Array4;
+use serde::Serialize;
+use tenku_core::{Denoiser, TextEncoder, VideoAutoencoder};
+use tenku_pipeline::{GenerateRequest, TextToVideo};
+use tenku_sampler::SamplerKind;
+use tenku_shapes::{ClipScore, Metrics, Scene, SceneSpec, WorldConfig, analyze, score};
+
+/// How clips are generated for an evaluation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EvalOptions {
+    /// Seed of the first clip's noise; clip `i` uses `seed + i`.
+    pub seed: u64,
+    /// Sampler steps.
+    pub steps: usize,
+    /// Classifier-free guidance scale.
+    pub guidance: f64,
+    /// The sampler; `None` takes the model's.
+    pub sampler: Option<SamplerKind>,
+    /// Flow shift; `None` takes the model's.
+    pub shift: Option<f64>,
+}
+
+impl Default for EvalOptions {
+    /// 20 steps of the model's sampler with guidance 5, as `tenku generate` by default.
+    fn default() -> Self {
+        Self { seed: 0, steps: 20, guidance: 5.0, sampler: None, shift: None }
+    }
+}
+
+/// One evaluated clip.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ClipResult {
+    /// The noise seed it was generated with.
+    pub seed: u64,
+    /// Its score (with the caption).
+    pub score: ClipScore,
+}
+
+/// The metrics over a caption set and each clip's result.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct EvalReport {
+    /// Accuracies and jitter over all clips.
+    pub metrics: Metrics,
+    /// Every clip, in caption order.
+    pub clips: Vec<ClipResult>,
+}
+
+/// Generates one clip per caption with `pipeline` at its default size, analyzes and scores it,
+/// handing each result and its frames (`[frames, height, width, 3]` in [0, 1]) to `on_clip`.
+pub fn evaluate<E: TextEncoder, D: Denoiser, V: VideoAutoencoder>(
+    pipeline: &TextToVideo<E, D, V>,
+    captions: &[SceneSpec],
+    options: &EvalOptions,
+    on_clip: &mut dyn FnMut(usize, &ClipResult, &Array4<f32>),
+) -> Result<EvalReport, tenku_pipeline::Error> {
+    let defaults = &pipeline.defaults;
+    let world = WorldConfig {
+        frames: defaults.frames,
+        height: defaults.height,
+        width: defaults.width,
+        fps: defaults.fps,
+    };
+    let mut report = EvalReport::default();
+    for (index, spec) in captions.iter().enumerate() {
+        let seed = options.seed.wrapping_add(index as u64);
+        let request = GenerateRequest {
+            prompt: spec.caption(),
+            negative_prompt: String::new(),
+            frames: world.frames,
+            height: world.height,
+            width: world.width,
+            steps: options.steps,
+            guidance: options.guidance,
+            sampler: options.sampler,
+            shift: options.shift,
+            seed,
+            noise: None,
+            max_sequence_length: defaults.max_sequence_length,
+            first_frames: None,
+        };
+        let frames = pipeline.generate(&request, &mut |_| {})?;
+        let result = ClipResult { seed, score: score(spec, &analyze(frames.view(), &world)) };
+        report.metrics.add(&result.score);
+        on_clip(index, &result, &frames);
+        report.clips.push(result);
+    }
+    Ok(report)
+}
+
+/// The autoencoder alone: renders each caption's ground-truth clip (placed with `seed + i`),
+/// encodes and decodes it, and scores the reconstruction — the ceiling of what generated clips
+/// can reach through this VAE.
+pub fn evaluate_reconstruction<V: VideoAutoencoder>(
+    vae: &V,
+    world: &WorldConfig,
+    captions: &[SceneSpec],
+    seed: u64,
+    device: &burn::tensor::Device,
+    on_clip: &mut dyn FnMut(usize, &ClipResult, &Array4<f32>),
+) -> Result<EvalReport, tenku_shapes::PlaceError> {
+    let mut report = EvalReport::default();
+    for (index, spec) in captions.iter().enumerate() {
+        let clip_seed = seed.wrapping_add(index as u64);
+        let clip = Scene::place(spec.clone(), *world, clip_seed)?.render();
+        let (f, h, w) = (world.frames, world.height, world.width);
+        let pixels: Vec<f32> =
+            clip.view().permuted_axes([3, 0, 1, 2]).iter().map(|v| v * 2.0 - 1.0).collect();
+        let pixels = Tensor::<5>::from_data(TensorData::new(pixels, [1, 3, f, h, w]), device);
+        let mut chunks = Vec::new();
+        vae.decode_streaming(vae.encode(pixels), &mut |chunk| chunks.push(chunk));
+        let decoded = Tensor::cat(chunks, 2).narrow(2, 0, f);
+        let values = ((decoded.clamp(-1.0, 1.0) + 1.0) / 2.0)
+            .permute([0, 2, 3, 4, 1])
+            .into_data()
+            .try_into_vec::<f32>()
+            .expect("f32 frames");
+        let frames = Array4::from_shape_vec((f, h, w, 3), values).expect("the decoded shape");
+        let result = ClipResult { seed: clip_seed, score: score(spec, &analyze(frames.view(), world)) };
+        report.metrics.add(&result.score);
+        on_clip(index, &result, &frames);
+        report.clips.push(result);
+    }
+    Ok(report)
+}
