@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use ndarray::Array4;
 use tenku::sampler::SamplerKind;
-use tenku::train::eval::{ClipResult, EvalOptions, evaluate, evaluate_reconstruction};
+use tenku::train::eval::{ClipResult, EvalOptions, Task, evaluate, evaluate_reconstruction};
 
 use crate::CliError;
 
@@ -17,6 +17,17 @@ pub enum EvalCommand {
     /// per attribute (colour, shape, size, direction, speed, count, background, permanence) and
     /// temporal jitter.
     Shapes(ShapesArgs),
+}
+
+/// `--task` values.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum TaskArg {
+    /// Text→video.
+    Text,
+    /// Image→video from the ground truth's first frame.
+    Image,
+    /// Extension of the ground truth's first five frames.
+    Extend,
 }
 
 /// Flags of `tenku eval shapes`.
@@ -46,6 +57,10 @@ pub struct ShapesArgs {
     /// Print the metrics and every clip's score as JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// What the model is given besides the caption: the ground truth's first frame (image), or
+    /// its first five frames (extend).
+    #[arg(long, value_enum, default_value = "text")]
+    task: TaskArg,
     /// Measure the VAE alone: encode and decode rendered ground-truth clips instead of
     /// generating (the ceiling for generated clips).
     #[arg(long)]
@@ -69,6 +84,11 @@ pub fn run(command: &EvalCommand, quiet: bool) -> Result<(), CliError> {
     }
     let captions = tenku::shapes::random_captions(args.prompts, args.seed);
     let options = EvalOptions {
+        task: match args.task {
+            TaskArg::Text => Task::TextToVideo,
+            TaskArg::Image => Task::ImageToVideo,
+            TaskArg::Extend => Task::Extension,
+        },
         seed: args.seed,
         steps: args.steps,
         guidance: args.guidance,

@@ -9,9 +9,24 @@ use tenku_pipeline::{GenerateRequest, TextToVideo};
 use tenku_sampler::SamplerKind;
 use tenku_shapes::{ClipScore, Metrics, Scene, SceneSpec, WorldConfig, analyze, score};
 
+/// What the model is given besides the caption.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Task {
+    /// The caption alone.
+    #[default]
+    TextToVideo,
+    /// The first frame of the caption's rendered ground-truth clip.
+    ImageToVideo,
+    /// The first `1 + t` frames of the ground-truth clip (two latent frames), to continue.
+    Extension,
+}
+
 /// How clips are generated for an evaluation.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EvalOptions {
+    /// Text→video, or conditioned on ground-truth first frames.
+    pub task: Task,
     /// Seed of the first clip's noise; clip `i` uses `seed + i`.
     pub seed: u64,
     /// Sampler steps.
@@ -27,7 +42,7 @@ pub struct EvalOptions {
 impl Default for EvalOptions {
     /// 20 steps of the model's sampler with guidance 5, as `tenku generate` by default.
     fn default() -> Self {
-        Self { seed: 0, steps: 20, guidance: 5.0, sampler: None, shift: None }
+        Self { task: Task::TextToVideo, seed: 0, steps: 20, guidance: 5.0, sampler: None, shift: None }
     }
 }
 
@@ -51,12 +66,13 @@ pub struct EvalReport {
 
 /// Generates one clip per caption with `pipeline` at its default size, analyzes and scores it,
 /// handing each result and its frames (`[frames, height, width, 3]` in [0, 1]) to `on_clip`.
+/// For the image→video and extension tasks, clip `i`'s ground truth is placed with `seed + i`.
 pub fn evaluate<E: TextEncoder, D: Denoiser, V: VideoAutoencoder>(
     pipeline: &TextToVideo<E, D, V>,
     captions: &[SceneSpec],
     options: &EvalOptions,
     on_clip: &mut dyn FnMut(usize, &ClipResult, &Array4<f32>),
-) -> Result<EvalReport, tenku_pipeline::Error> {
+) -> Result<EvalReport, EvalError> {
     let defaults = &pipeline.defaults;
     let world = WorldConfig {
         frames: defaults.frames,
@@ -67,6 +83,17 @@ pub fn evaluate<E: TextEncoder, D: Denoiser, V: VideoAutoencoder>(
     let mut report = EvalReport::default();
     for (index, spec) in captions.iter().enumerate() {
         let seed = options.seed.wrapping_add(index as u64);
+        let given = match options.task {
+            Task::TextToVideo => 0,
+            Task::ImageToVideo => 1,
+            Task::Extension => 1 + pipeline.geometry.temporal_factor,
+        };
+        let first_frames = if given == 0 {
+            None
+        } else {
+            let truth = Scene::place(spec.clone(), world, seed)?.render();
+            Some(truth.slice(ndarray::s![..given, .., .., ..]).to_owned())
+        };
         let request = GenerateRequest {
             prompt: spec.caption(),
             negative_prompt: String::new(),
@@ -80,7 +107,7 @@ pub fn evaluate<E: TextEncoder, D: Denoiser, V: VideoAutoencoder>(
             seed,
             noise: None,
             max_sequence_length: defaults.max_sequence_length,
-            first_frames: None,
+            first_frames,
         };
         let frames = pipeline.generate(&request, &mut |_| {})?;
         let result = ClipResult { seed, score: score(spec, &analyze(frames.view(), &world)) };
@@ -89,6 +116,17 @@ pub fn evaluate<E: TextEncoder, D: Denoiser, V: VideoAutoencoder>(
         report.clips.push(result);
     }
     Ok(report)
+}
+
+/// Why an evaluation stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    /// Generation failed.
+    #[error(transparent)]
+    Generate(#[from] tenku_pipeline::Error),
+    /// A caption's ground truth could not be placed in the model's world size.
+    #[error(transparent)]
+    Place(#[from] tenku_shapes::PlaceError),
 }
 
 /// The autoencoder alone: renders each caption's ground-truth clip (placed with `seed + i`),
@@ -101,7 +139,7 @@ pub fn evaluate_reconstruction<V: VideoAutoencoder>(
     seed: u64,
     device: &burn::tensor::Device,
     on_clip: &mut dyn FnMut(usize, &ClipResult, &Array4<f32>),
-) -> Result<EvalReport, tenku_shapes::PlaceError> {
+) -> Result<EvalReport, EvalError> {
     let mut report = EvalReport::default();
     for (index, spec) in captions.iter().enumerate() {
         let clip_seed = seed.wrapping_add(index as u64);
