@@ -31,8 +31,6 @@ pub fn rng_for(seed: u64, stream: u64, step: usize, index: usize) -> ChaCha8Rng 
 pub mod streams {
     /// Which scenes are drawn.
     pub const SCENES: u64 = 1;
-    /// VAE posterior samples.
-    pub const VAE_NOISE: u64 = 2;
     /// Flow-matching noise, noise levels, tasks and caption dropout.
     pub const DENOISER: u64 = 3;
     /// Clips used for the latent statistics.

@@ -29,10 +29,12 @@ pub struct Recipe {
     pub max_sequence_length: usize,
     /// Flow shift of training noise levels and of the exported scheduler.
     pub shift: f64,
-    /// Autoencoder stage: reconstruction plus `kl_weight` × KL.
+    /// Autoencoder stage: weighted reconstruction plus `kl_weight` × ½·μ².
     pub vae_stage: StageConfig,
-    /// Weight of the KL term of the VAE loss.
+    /// Weight of the latent penalty (½·μ², the mean part of the KL term) of the VAE loss.
     pub kl_weight: f32,
+    /// Reconstruction weight of object and pillar pixels relative to background pixels.
+    pub vae_object_weight: f32,
     /// Clips encoded after the VAE stage to measure the latent mean and standard deviation.
     pub stats_clips: usize,
     /// Text encoder + transformer stage: flow matching with conditioning masks.
@@ -100,26 +102,27 @@ impl Recipe {
             max_sequence_length: 32,
             shift: 2.0,
             vae_stage: StageConfig {
-                steps: 2400,
-                batch: 1,
-                learning_rate: 1.5e-3,
+                steps: 2500,
+                batch: 2,
+                learning_rate: 2e-3,
                 warmup: 50,
                 frames: 5,
-                crop: Some(48),
+                crop: Some(32),
                 grad_clip: 1.0,
             },
             kl_weight: 1e-4,
+            vae_object_weight: 10.0,
             stats_clips: 64,
             denoiser_stage: StageConfig {
-                steps: 2400,
-                batch: 4,
+                steps: 2200,
+                batch: 2,
                 learning_rate: 6e-4,
                 warmup: 100,
                 frames: 17,
                 crop: None,
                 grad_clip: 1.0,
             },
-            noise_draws: 4,
+            noise_draws: 8,
             caption_dropout: 0.1,
             task_weights: [0.6, 0.2, 0.2],
             checkpoint_every_secs: 180,
@@ -148,6 +151,7 @@ impl Recipe {
             shift: 2.0,
             vae_stage: stage(3),
             kl_weight: 1e-4,
+            vae_object_weight: 10.0,
             stats_clips: 2,
             denoiser_stage: stage(3),
             noise_draws: 2,
