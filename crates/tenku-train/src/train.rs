@@ -278,9 +278,13 @@ fn record_bytes(bytes: std::result::Result<Bytes, burn::store::RecordError>) -> 
     })
 }
 
-/// The VAE loss at `step`: L1 + L2 reconstruction of the posterior mean, with pixels that are
-/// neither pure black nor pure white (objects and the pillar, a few percent of a clip) weighted
-/// `object_weight` times, plus `kl_weight` × ½·μ² to keep the latents bounded.
+/// The VAE loss at `step`: L1 + L2 reconstruction of the posterior mean, with pixels that have a
+/// channel strictly between 0 and 255 (most object pixels and the pillar, a few percent of a clip)
+/// weighted `object_weight` times, plus `kl_weight` × ½·μ² to keep the latents bounded.
+///
+/// Known flaw, kept so that the shipped model stays reproducible: pure red (255, 0, 0) and white
+/// objects have every channel at an extreme and get the background's weight; the intended mask
+/// is "differs from the background colour".
 ///
 /// The mean is decoded without sampling, which makes this a regularized autoencoder: it trains
 /// faster within a CPU budget, and the denoiser is trained on means anyway.
@@ -293,7 +297,8 @@ fn vae_loss(vae: &WanVae, recipe: &Recipe, step: usize, device: &Device) -> Resu
     let mut chunks = Vec::new();
     vae.decode_unclamped_streaming(mean.clone(), &mut |chunk| chunks.push(chunk));
     let diff = Tensor::cat(chunks, 2) - x.clone();
-    // 1 on background pixels (every channel at ±1), `object_weight` elsewhere.
+    // 1 where every channel is at ±1 (the background, but also red and white objects),
+    // `object_weight` elsewhere.
     let object = (x.abs() - 1.0).abs().sum_dim(1).greater_elem(1e-3).float();
     let weight = object * (recipe.vae_object_weight - 1.0) + 1.0;
     let per_pixel = (diff.clone().abs() + diff.powi_scalar(2)) * weight.clone();
