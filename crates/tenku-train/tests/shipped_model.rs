@@ -27,10 +27,11 @@ const PROMPTS: [&str; 6] = [
 /// Frames kept per clip in the recording.
 const KEPT_FRAMES: [usize; 3] = [0, 8, 16];
 
-/// Largest and mean absolute difference allowed, in [0, 1] pixel units: far above the float
-/// noise of another CPU's kernels, far below what a broken component does.
-const MAX_DIFF: f32 = 0.05;
-const MEAN_DIFF: f32 = 2e-3;
+/// Largest and mean absolute difference allowed, in [0, 1] pixel units: 20 guided steps can
+/// amplify another CPU's float rounding (other SIMD kernels) in a few pixels, hence the loose
+/// maximum; a broken component moves the mean by 0.05 or more.
+const MAX_DIFF: f32 = 0.25;
+const MEAN_DIFF: f32 = 5e-3;
 
 fn recording() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/shipped_model.safetensors")
