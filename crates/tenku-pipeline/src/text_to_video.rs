@@ -3,7 +3,7 @@
 use std::ops::ControlFlow;
 
 use burn::tensor::{Device, Tensor, TensorData};
-use ndarray::{Array4, s};
+use ndarray::{Array4, ArrayView4, s};
 use tenku_core::{Conditioning, Denoiser, NoiseLevel, SeededNoise, TextEncoder, Timestep, VideoAutoencoder};
 use tenku_sampler::{Branch, Cfg, Guidance, Guided, sample};
 
@@ -132,7 +132,7 @@ impl<E: TextEncoder, D: Denoiser, V: VideoAutoencoder> TextToVideo<E, D, V> {
         let mut frames = Array4::<f32>::zeros((request.frames, h * s, w * s, 3));
         let mut done = 0;
         self.vae.decode_streaming(latents, &mut |chunk| {
-            let chunk = to_unit_frames(chunk);
+            let chunk = pixels_to_frames(chunk);
             let n = chunk.dim().0.min(request.frames - done);
             frames.slice_mut(s![done..done + n, .., .., ..]).assign(&chunk.slice(s![..n, .., .., ..]));
             done += n;
@@ -176,11 +176,7 @@ impl<E: TextEncoder, D: Denoiser, V: VideoAutoencoder> TextToVideo<E, D, V> {
     /// Encodes the request's first frames (validated: `1 + j·t` frames of the request's size)
     /// into normalized latents padded with zeros to the full latent `shape`.
     fn clean_latents(&self, frames: &Array4<f32>, shape: [usize; 5]) -> CleanFrames {
-        let (k, h, w, _) = frames.dim();
-        let pixels: Vec<f32> =
-            frames.view().permuted_axes([3, 0, 1, 2]).iter().map(|v| v * 2.0 - 1.0).collect();
-        let pixels = Tensor::<5>::from_data(TensorData::new(pixels, [1, 3, k, h, w]), &self.device);
-        let encoded = self.vae.encode(pixels);
+        let encoded = self.vae.encode(frames_to_pixels(frames.view(), &self.device));
         let count = encoded.dims()[2];
         let [_, c, latent_frames, lh, lw] = shape;
         let padding = Tensor::<5>::zeros([1, c, latent_frames - count, lh, lw], &self.device);
@@ -196,8 +192,17 @@ impl<E: TextEncoder, D: Denoiser, V: VideoAutoencoder> TextToVideo<E, D, V> {
     }
 }
 
-/// `[1, 3, f, h, w]` in [-1, 1] → `[f, h, w, 3]` in [0, 1], as diffusers' `postprocess_video`.
-fn to_unit_frames(chunk: Tensor<5>) -> Array4<f32> {
+/// Host frames `[f, h, w, 3]` in [0, 1] → the VAE's input `[1, 3, f, h, w]` in [-1, 1], as
+/// diffusers' `preprocess_video`.
+pub fn frames_to_pixels(frames: ArrayView4<f32>, device: &Device) -> Tensor<5> {
+    let (f, h, w, c) = frames.dim();
+    let values: Vec<f32> = frames.permuted_axes([3, 0, 1, 2]).iter().map(|v| v * 2.0 - 1.0).collect();
+    Tensor::from_data(TensorData::new(values, [1, c, f, h, w]), device)
+}
+
+/// The VAE's output `[1, 3, f, h, w]` in [-1, 1] → host frames `[f, h, w, 3]` in [0, 1], as
+/// diffusers' `postprocess_video`.
+pub fn pixels_to_frames(chunk: Tensor<5>) -> Array4<f32> {
     let [_, c, f, h, w] = chunk.dims();
     let unit = (chunk.clamp(-1.0, 1.0) / 2.0 + 0.5).clamp(0.0, 1.0);
     let values = unit.permute([0, 2, 3, 4, 1]).into_data().try_into_vec::<f32>().expect("f32 frames");

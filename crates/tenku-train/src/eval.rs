@@ -1,11 +1,11 @@
 //! Measuring a text-to-video model on the shapes world: generate a clip for each caption,
 //! analyze it with [`tenku_shapes::analyze()`] and score it against the caption.
 
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::Tensor;
 use ndarray::Array4;
 use serde::Serialize;
 use tenku_core::{Denoiser, TextEncoder, VideoAutoencoder};
-use tenku_pipeline::{GenerateRequest, TextToVideo};
+use tenku_pipeline::{GenerateRequest, TextToVideo, frames_to_pixels, pixels_to_frames};
 use tenku_sampler::SamplerKind;
 use tenku_shapes::{ClipScore, Metrics, Scene, SceneSpec, WorldConfig, analyze, score};
 
@@ -144,19 +144,11 @@ pub fn evaluate_reconstruction<V: VideoAutoencoder>(
     for (index, spec) in captions.iter().enumerate() {
         let clip_seed = seed.wrapping_add(index as u64);
         let clip = Scene::place(spec.clone(), *world, clip_seed)?.render();
-        let (f, h, w) = (world.frames, world.height, world.width);
-        let pixels: Vec<f32> =
-            clip.view().permuted_axes([3, 0, 1, 2]).iter().map(|v| v * 2.0 - 1.0).collect();
-        let pixels = Tensor::<5>::from_data(TensorData::new(pixels, [1, 3, f, h, w]), device);
         let mut chunks = Vec::new();
-        vae.decode_streaming(vae.encode(pixels), &mut |chunk| chunks.push(chunk));
-        let decoded = Tensor::cat(chunks, 2).narrow(2, 0, f);
-        let values = ((decoded.clamp(-1.0, 1.0) + 1.0) / 2.0)
-            .permute([0, 2, 3, 4, 1])
-            .into_data()
-            .try_into_vec::<f32>()
-            .expect("f32 frames");
-        let frames = Array4::from_shape_vec((f, h, w, 3), values).expect("the decoded shape");
+        vae.decode_streaming(vae.encode(frames_to_pixels(clip.view(), device)), &mut |chunk| {
+            chunks.push(chunk)
+        });
+        let frames = pixels_to_frames(Tensor::cat(chunks, 2).narrow(2, 0, world.frames));
         let result = ClipResult { seed: clip_seed, score: score(spec, &analyze(frames.view(), world)) };
         report.metrics.add(&result.score);
         on_clip(index, &result, &frames);
