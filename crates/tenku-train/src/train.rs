@@ -123,7 +123,7 @@ pub fn train(
         let resume = latest.take().filter(|c| c.state.stage == Stage::Vae);
         let ad = device.clone().autodiff();
         ad.seed(recipe.seed);
-        let vae = materialized(recipe.vae.init(&ad));
+        let vae = with_latent_gain(materialized(recipe.vae.init(&ad)), recipe.vae_latent_gain);
         let mut vae_step = |vae: &WanVae, step: usize| vae_loss(vae, recipe, step, &ad);
         let Some(vae) = runner.run(Stage::Vae, &recipe.vae_stage, vae, resume, &mut vae_step)? else {
             return Ok(stopped(&checkpoints));
@@ -158,6 +158,15 @@ pub fn train(
 fn materialized<M: Module>(module: M) -> M {
     drop(module.clone().into_record());
     module
+}
+
+/// Multiplies the initial weights of the 1³ convs on both sides of the latent by `gain`
+/// ([`Recipe::vae_latent_gain`]).
+fn with_latent_gain(mut vae: WanVae, gain: f32) -> WanVae {
+    for conv in [&mut vae.quant_conv, &mut vae.post_quant_conv] {
+        conv.weight = Param::from_tensor((conv.weight.val() * gain).detach());
+    }
+    vae
 }
 
 /// Writes `out/recipe.json`, or checks that the one there is `recipe`.
@@ -278,13 +287,9 @@ fn record_bytes(bytes: std::result::Result<Bytes, burn::store::RecordError>) -> 
     })
 }
 
-/// The VAE loss at `step`: L1 + L2 reconstruction of the posterior mean, with pixels that have a
-/// channel strictly between 0 and 255 (most object pixels and the pillar, a few percent of a clip)
+/// The VAE loss at `step`: L1 + L2 reconstruction of the posterior mean, with the pixels that
+/// differ from their clip's background (objects and the pillar, a few percent of a clip)
 /// weighted `object_weight` times, plus `kl_weight` × ½·μ² to keep the latents bounded.
-///
-/// Known flaw, kept so that the shipped model stays reproducible: pure red (255, 0, 0) and white
-/// objects have every channel at an extreme and get the background's weight; the intended mask
-/// is "differs from the background colour".
 ///
 /// The mean is decoded without sampling, which makes this a regularized autoencoder: it trains
 /// faster within a CPU budget, and the denoiser is trained on means anyway.
@@ -297,9 +302,13 @@ fn vae_loss(vae: &WanVae, recipe: &Recipe, step: usize, device: &Device) -> Resu
     let mut chunks = Vec::new();
     vae.decode_unclamped_streaming(mean.clone(), &mut |chunk| chunks.push(chunk));
     let diff = Tensor::cat(chunks, 2) - x.clone();
-    // 1 where every channel is at ±1 (the background, but also red and white objects),
-    // `object_weight` elsewhere.
-    let object = (x.abs() - 1.0).abs().sum_dim(1).greater_elem(1e-3).float();
+    // A clip's background is black (-1) when it has a black pixel (no object is black, and
+    // objects and the pillar never cover a whole crop), white (1) otherwise.
+    let [clips, ..] = x.dims();
+    let black = x.clone().max_dim(1).lower_equal_elem(-0.999).float();
+    let has_black = black.reshape([clips as i32, -1]).max_dim(1).reshape([clips, 1, 1, 1, 1]);
+    let background = has_black * -2.0 + 1.0;
+    let object = (x.clone() - background).abs().sum_dim(1).greater_elem(1e-3).float();
     let weight = object * (recipe.vae_object_weight - 1.0) + 1.0;
     let per_pixel = (diff.clone().abs() + diff.powi_scalar(2)) * weight.clone();
     let reconstruction = per_pixel.mean() / weight.mean();
