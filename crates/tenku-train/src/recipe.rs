@@ -37,8 +37,9 @@ pub struct Recipe {
     pub vae_object_weight: f32,
     /// Factor on the initial weights of the two 1³ convs around the latent (`quant_conv`,
     /// `post_quant_conv`). The decoder trains unstably while its input is small next to the
-    /// biases and normalized residual branches behind it; a gain of 30 lets a VAE learn object
-    /// colours that it never learns at 1 (docs/shapes.md). Absent in older recipes: 1.
+    /// biases and normalized residual branches behind it; with a gain of 30 the VAE learns
+    /// object colours at learning rates where it does not at 1 (docs/shapes.md). Absent in
+    /// older recipes: 1.
     #[serde(default = "unit_gain")]
     pub vae_latent_gain: f32,
     /// Clips encoded after the VAE stage to measure the latent mean and standard deviation.

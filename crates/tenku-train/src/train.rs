@@ -302,8 +302,10 @@ fn vae_loss(vae: &WanVae, recipe: &Recipe, step: usize, device: &Device) -> Resu
     let mut chunks = Vec::new();
     vae.decode_unclamped_streaming(mean.clone(), &mut |chunk| chunks.push(chunk));
     let diff = Tensor::cat(chunks, 2) - x.clone();
-    // A clip's background is black (-1) when it has a black pixel (no object is black, and
-    // objects and the pillar never cover a whole crop), white (1) otherwise.
+    // A clip's background is black (-1) when it has a black pixel (no object is black), white
+    // (1) otherwise. A crop that never leaves the pillar or one still object reads as white:
+    // the pillar and coloured objects are still weighted, a white object is not (harmless on
+    // a uniform crop).
     let [clips, ..] = x.dims();
     let black = x.clone().max_dim(1).lower_equal_elem(-0.999).float();
     let has_black = black.reshape([clips as i32, -1]).max_dim(1).reshape([clips, 1, 1, 1, 1]);
@@ -494,4 +496,35 @@ fn export_rest(model: &TextToVideoModel, model_dir: &Path, recipe: &Recipe) -> R
 fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
     let text = serde_json::to_string_pretty(value).expect("a JSON value serializes");
     Ok(write_file_atomic(path, format!("{text}\n").as_bytes())?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The gain scales exactly the two latent convs, and the scaled weights still train.
+    #[test]
+    fn latent_gain_scales_the_latent_convs_and_keeps_them_trainable() {
+        let device = Device::flex().autodiff();
+        let recipe = Recipe::tiny();
+        let plain = materialized(recipe.vae.init(&device));
+        let scaled = with_latent_gain(plain.clone(), 3.0);
+        let weights = |vae: &WanVae| {
+            [&vae.quant_conv, &vae.post_quant_conv, &vae.decoder.conv_out]
+                .map(|conv| conv.weight.val().into_data().try_into_vec::<f32>().expect("f32"))
+        };
+        let (before, after) = (weights(&plain), weights(&scaled));
+        for (b, a) in before[0].iter().chain(&before[1]).zip(after[0].iter().chain(&after[1])) {
+            assert_eq!(*a, b * 3.0);
+        }
+        assert_eq!(before[2], after[2], "other weights are left alone");
+
+        let video = Tensor::<5>::ones([1, 3, 1, 8, 8], &device);
+        let mut chunks = Vec::new();
+        scaled.decode_unclamped_streaming(scaled.encode_mean(video), &mut |chunk| chunks.push(chunk));
+        let grads = Tensor::cat(chunks, 2).sum().backward();
+        for conv in [&scaled.quant_conv, &scaled.post_quant_conv] {
+            assert!(conv.weight.val().grad(&grads).is_some(), "a scaled weight lost its gradient");
+        }
+    }
 }
