@@ -42,6 +42,12 @@ pub struct Recipe {
     /// older recipes: 1.
     #[serde(default = "unit_gain")]
     pub vae_latent_gain: f32,
+    /// Factor on the initial weights of `post_quant_conv` alone, overriding `vae_latent_gain`
+    /// on the decoder's side. Measured with an encoder-side gain of 30: a decoder-side gain of
+    /// 1 brings the gray blobs back, 10 keeps fewer colours than 30, 100 about as many
+    /// (docs/shapes.md). Absent (as in older recipes): `vae_latent_gain`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vae_decoder_gain: Option<f32>,
     /// Clips encoded after the VAE stage to measure the latent mean and standard deviation.
     pub stats_clips: usize,
     /// Text encoder + transformer stage: flow matching with conditioning masks.
@@ -120,6 +126,7 @@ impl Recipe {
             kl_weight: 1e-4,
             vae_object_weight: 10.0,
             vae_latent_gain: 30.0,
+            vae_decoder_gain: None,
             stats_clips: 64,
             denoiser_stage: StageConfig {
                 steps: 1800,
@@ -161,6 +168,7 @@ impl Recipe {
             kl_weight: 1e-4,
             vae_object_weight: 10.0,
             vae_latent_gain: 30.0,
+            vae_decoder_gain: None,
             stats_clips: 2,
             denoiser_stage: stage(3),
             noise_draws: 2,
@@ -234,6 +242,9 @@ impl Recipe {
         }
         if !(self.vae_latent_gain.is_finite() && self.vae_latent_gain > 0.0) {
             return Err(format!("vae_latent_gain {} must be a positive number", self.vae_latent_gain));
+        }
+        if let Some(gain) = self.vae_decoder_gain.filter(|g| !(g.is_finite() && *g > 0.0)) {
+            return Err(format!("vae_decoder_gain {gain} must be a positive number"));
         }
         if self.max_sequence_length < 2 {
             return Err("max_sequence_length must be at least 2 (one word and </s>)".into());
@@ -346,6 +357,19 @@ mod tests {
         json.as_object_mut().unwrap().remove("vae_latent_gain");
         let recipe: Recipe = serde_json::from_value(json).unwrap();
         assert_eq!(recipe.vae_latent_gain, 1.0);
+    }
+
+    #[test]
+    fn a_decoder_gain_is_optional_and_must_be_positive() {
+        let json = serde_json::to_value(Recipe::tiny()).unwrap();
+        assert!(json.get("vae_decoder_gain").is_none(), "absent gains are not written");
+        let mut recipe: Recipe = serde_json::from_value(json).unwrap();
+        assert_eq!(recipe.vae_decoder_gain, None);
+        recipe.vae_decoder_gain = Some(1.0);
+        let round_trip: Recipe = serde_json::from_value(serde_json::to_value(&recipe).unwrap()).unwrap();
+        assert_eq!(round_trip, recipe);
+        recipe.vae_decoder_gain = Some(-1.0);
+        assert!(recipe.validate().unwrap_err().contains("vae_decoder_gain -1"));
     }
 
     #[test]

@@ -123,7 +123,8 @@ pub fn train(
         let resume = latest.take().filter(|c| c.state.stage == Stage::Vae);
         let ad = device.clone().autodiff();
         ad.seed(recipe.seed);
-        let vae = with_latent_gain(materialized(recipe.vae.init(&ad)), recipe.vae_latent_gain);
+        let gains = (recipe.vae_latent_gain, recipe.vae_decoder_gain.unwrap_or(recipe.vae_latent_gain));
+        let vae = with_latent_gain(materialized(recipe.vae.init(&ad)), gains);
         let mut vae_step = |vae: &WanVae, step: usize| vae_loss(vae, recipe, step, &ad);
         let Some(vae) = runner.run(Stage::Vae, &recipe.vae_stage, vae, resume, &mut vae_step)? else {
             return Ok(stopped(&checkpoints));
@@ -160,10 +161,10 @@ fn materialized<M: Module>(module: M) -> M {
     module
 }
 
-/// Multiplies the initial weights of the 1³ convs on both sides of the latent by `gain`
-/// ([`Recipe::vae_latent_gain`]).
-fn with_latent_gain(mut vae: WanVae, gain: f32) -> WanVae {
-    for conv in [&mut vae.quant_conv, &mut vae.post_quant_conv] {
+/// Multiplies the initial weights of the 1³ convs on the encoder's and the decoder's side of
+/// the latent by the two gains ([`Recipe::vae_latent_gain`], [`Recipe::vae_decoder_gain`]).
+fn with_latent_gain(mut vae: WanVae, (encoder_gain, decoder_gain): (f32, f32)) -> WanVae {
+    for (conv, gain) in [(&mut vae.quant_conv, encoder_gain), (&mut vae.post_quant_conv, decoder_gain)] {
         conv.weight = Param::from_tensor((conv.weight.val() * gain).detach());
     }
     vae
@@ -502,20 +503,23 @@ fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
 mod tests {
     use super::*;
 
-    /// The gain scales exactly the two latent convs, and the scaled weights still train.
+    /// Each gain scales exactly its latent conv, and the scaled weights still train.
     #[test]
-    fn latent_gain_scales_the_latent_convs_and_keeps_them_trainable() {
+    fn latent_gains_scale_the_latent_convs_and_keep_them_trainable() {
         let device = Device::flex().autodiff();
         let recipe = Recipe::tiny();
         let plain = materialized(recipe.vae.init(&device));
-        let scaled = with_latent_gain(plain.clone(), 3.0);
+        let scaled = with_latent_gain(plain.clone(), (3.0, 0.5));
         let weights = |vae: &WanVae| {
             [&vae.quant_conv, &vae.post_quant_conv, &vae.decoder.conv_out]
                 .map(|conv| conv.weight.val().into_data().try_into_vec::<f32>().expect("f32"))
         };
         let (before, after) = (weights(&plain), weights(&scaled));
-        for (b, a) in before[0].iter().chain(&before[1]).zip(after[0].iter().chain(&after[1])) {
-            assert_eq!(*a, b * 3.0);
+        for (b, a) in before[0].iter().zip(&after[0]) {
+            assert_eq!(*a, b * 3.0, "quant_conv takes the encoder-side gain");
+        }
+        for (b, a) in before[1].iter().zip(&after[1]) {
+            assert_eq!(*a, b * 0.5, "post_quant_conv takes the decoder-side gain");
         }
         assert_eq!(before[2], after[2], "other weights are left alone");
 
