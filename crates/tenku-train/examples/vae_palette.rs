@@ -49,6 +49,7 @@ fn reproduce(vae: &WanVae, frames: &Array4<f32>, device: &Device) -> [f32; 3] {
     std::array::from_fn(|c| centre.slice(s![.., .., .., c]).sum() / n)
 }
 
+/// An RGB triple in [0, 1] as 0–255 integers, aligned for the table.
 fn show(rgb: [f32; 3]) -> String {
     let [r, g, b] = rgb.map(|v| (v * 255.0).round() as i32);
     format!("{r:>3},{g:>3},{b:>3}")

@@ -38,8 +38,8 @@ pub struct Recipe {
     /// Factor on the initial weights of the two 1³ convs around the latent (`quant_conv`,
     /// `post_quant_conv`). The decoder trains unstably while its input is small next to the
     /// biases and normalized residual branches behind it; with a gain of 30 the VAE learns
-    /// object colours at learning rates where it does not at 1 (docs/shapes.md). Absent in
-    /// older recipes: 1.
+    /// object colours at learning rates where it does not at 1 (docs/shapes.md). Applies to
+    /// `post_quant_conv` too unless `vae_decoder_gain` is set. Absent in older recipes: 1.
     #[serde(default = "unit_gain")]
     pub vae_latent_gain: f32,
     /// Factor on the initial weights of `post_quant_conv` alone, overriding `vae_latent_gain`
@@ -142,6 +142,12 @@ impl Recipe {
             task_weights: [0.6, 0.2, 0.2],
             checkpoint_every_secs: 180,
         }
+    }
+
+    /// The latent gains on the encoder's and the decoder's side: `vae_latent_gain`, and
+    /// `vae_decoder_gain` or, when absent, `vae_latent_gain` again.
+    pub fn latent_gains(&self) -> (f32, f32) {
+        (self.vae_latent_gain, self.vae_decoder_gain.unwrap_or(self.vae_latent_gain))
     }
 
     /// A recipe small enough for tests: a few steps of each stage on 5-frame 32×32 clips.
@@ -365,7 +371,9 @@ mod tests {
         assert!(json.get("vae_decoder_gain").is_none(), "absent gains are not written");
         let mut recipe: Recipe = serde_json::from_value(json).unwrap();
         assert_eq!(recipe.vae_decoder_gain, None);
+        assert_eq!(recipe.latent_gains(), (30.0, 30.0), "absent: the decoder takes vae_latent_gain");
         recipe.vae_decoder_gain = Some(1.0);
+        assert_eq!(recipe.latent_gains(), (30.0, 1.0));
         let round_trip: Recipe = serde_json::from_value(serde_json::to_value(&recipe).unwrap()).unwrap();
         assert_eq!(round_trip, recipe);
         recipe.vae_decoder_gain = Some(-1.0);

@@ -123,8 +123,7 @@ pub fn train(
         let resume = latest.take().filter(|c| c.state.stage == Stage::Vae);
         let ad = device.clone().autodiff();
         ad.seed(recipe.seed);
-        let gains = (recipe.vae_latent_gain, recipe.vae_decoder_gain.unwrap_or(recipe.vae_latent_gain));
-        let vae = with_latent_gain(materialized(recipe.vae.init(&ad)), gains);
+        let vae = with_latent_gain(materialized(recipe.vae.init(&ad)), recipe.latent_gains());
         let mut vae_step = |vae: &WanVae, step: usize| vae_loss(vae, recipe, step, &ad);
         let Some(vae) = runner.run(Stage::Vae, &recipe.vae_stage, vae, resume, &mut vae_step)? else {
             return Ok(stopped(&checkpoints));
@@ -162,7 +161,7 @@ fn materialized<M: Module>(module: M) -> M {
 }
 
 /// Multiplies the initial weights of the 1³ convs on the encoder's and the decoder's side of
-/// the latent by the two gains ([`Recipe::vae_latent_gain`], [`Recipe::vae_decoder_gain`]).
+/// the latent by the two gains ([`Recipe::latent_gains`]).
 fn with_latent_gain(mut vae: WanVae, (encoder_gain, decoder_gain): (f32, f32)) -> WanVae {
     for (conv, gain) in [(&mut vae.quant_conv, encoder_gain), (&mut vae.post_quant_conv, decoder_gain)] {
         conv.weight = Param::from_tensor((conv.weight.val() * gain).detach());
