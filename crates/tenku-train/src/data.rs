@@ -55,23 +55,43 @@ fn random_scene(rng: &mut ChaCha8Rng, world: &WorldConfig) -> Result<Scene> {
 }
 
 /// The part of each rendered clip a batch keeps.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Window {
     /// Frames, at most the world's.
     pub frames: usize,
     /// Square crop side in pixels, or `None` for whole frames.
     pub crop: Option<usize>,
+    /// Share of crops placed over an object rather than anywhere (see [`crop_over_object`]).
+    pub object_crops: f32,
 }
 
 impl Window {
     /// Whole clips of `world`.
     pub fn whole(world: &WorldConfig) -> Self {
-        Self { frames: world.frames, crop: None }
+        Self { frames: world.frames, crop: None, object_crops: 0.0 }
     }
 }
 
+/// The top-left corner of an `h`×`w` crop that holds the centre of a random object of `scene`
+/// in `frame`, at a random place inside the crop (clamped to the frame).
+fn crop_over_object(
+    scene: &Scene,
+    frame: usize,
+    (h, w): (usize, usize),
+    rng: &mut ChaCha8Rng,
+) -> (usize, usize) {
+    let object = rng.random_range(0..scene.spec.objects.len());
+    let (x, y) = scene.centre(object, frame);
+    let mut corner = |centre: f32, side: usize, limit: usize| {
+        let offset = rng.random_range(0..side) as f32;
+        (centre.floor() - offset).clamp(0.0, (limit - side) as f32) as usize
+    };
+    let top = corner(y, h, scene.config.height);
+    (top, corner(x, w, scene.config.width))
+}
+
 /// Renders `batch` random clips for `step` of `stream`, each cut to `window` at a random
-/// position in time and space.
+/// position in time and space (over an object for a `window.object_crops` share of crops).
 pub fn clip_batch(
     (seed, stream, step): (u64, u64, usize),
     batch: usize,
@@ -90,12 +110,52 @@ pub fn clip_batch(
         captions.push(scene.spec.caption());
         let clip = scene.render();
         let start = rng.random_range(0..=world.frames - frames);
-        let top = rng.random_range(0..=world.height - h);
-        let left = rng.random_range(0..=world.width - w);
+        // No draw for the share when it is zero, so older recipes see the clips they did.
+        let over_object = window.object_crops > 0.0 && rng.random::<f32>() < window.object_crops;
+        let (top, left) = if over_object {
+            crop_over_object(&scene, start + frames / 2, (h, w), &mut rng)
+        } else {
+            (rng.random_range(0..=world.height - h), rng.random_range(0..=world.width - w))
+        };
         // [F, H, W, 3] → [3, F, H, W], mapped from [0, 1] to [-1, 1].
         let window = clip.slice(ndarray::s![start..start + frames, top..top + h, left..left + w, ..]);
         values.extend(window.permuted_axes([3, 0, 1, 2]).iter().map(|v| v * 2.0 - 1.0));
     }
     let pixels = Tensor::from_data(TensorData::new(values, [batch, 3, frames, h, w]), device);
     Ok(ClipBatch { captions, pixels })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pixels of each clip in `batch` that differ from the clip's background.
+    fn object_pixels(batch: &ClipBatch) -> Vec<usize> {
+        let [clips, channels, frames, h, w] = batch.pixels.dims();
+        let values = batch.pixels.to_data().try_into_vec::<f32>().expect("f32 pixels");
+        let per_clip = channels * frames * h * w;
+        (0..clips)
+            .map(|clip| {
+                let background = if batch.captions[clip].ends_with("white background") { 1.0 } else { -1.0 };
+                let values = &values[clip * per_clip..(clip + 1) * per_clip];
+                (0..frames * h * w)
+                    .filter(|&p| (0..channels).any(|c| values[c * frames * h * w + p] != background))
+                    .count()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn object_crops_hold_an_object_where_anywhere_crops_often_do_not() {
+        let world = WorldConfig::default();
+        let window = |object_crops| Window { frames: 5, crop: Some(16), object_crops };
+        let batch = |object_crops| {
+            clip_batch((3, streams::SCENES, 0), 24, &world, window(object_crops), &Device::flex()).unwrap()
+        };
+        let (anywhere, over_objects) = (object_pixels(&batch(0.0)), object_pixels(&batch(1.0)));
+        assert!(over_objects.iter().all(|&n| n > 0), "a crop over an object shows none: {over_objects:?}");
+        assert!(anywhere.iter().filter(|&&n| n == 0).count() > 4, "anywhere-crops: {anywhere:?}");
+        let total = |counts: &[usize]| counts.iter().sum::<usize>();
+        assert!(total(&over_objects) > 2 * total(&anywhere), "{over_objects:?} vs {anywhere:?}");
+    }
 }

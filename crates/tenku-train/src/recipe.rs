@@ -40,7 +40,7 @@ pub struct Recipe {
     /// biases and normalized residual branches behind it; with a gain of 30 the VAE learns
     /// object colours at learning rates where it does not at 1 (docs/shapes.md). Applies to
     /// `post_quant_conv` too unless `vae_decoder_gain` is set. Absent in older recipes: 1.
-    #[serde(default = "unit_gain")]
+    #[serde(default = "one")]
     pub vae_latent_gain: f32,
     /// Factor on the initial weights of `post_quant_conv` alone, overriding `vae_latent_gain`
     /// on the decoder's side. Measured with an encoder-side gain of 30: a decoder-side gain of
@@ -55,6 +55,10 @@ pub struct Recipe {
     /// Noise levels (and tasks) drawn per encoded clip in the denoiser stage: each step trains
     /// on `denoiser_stage.batch × noise_draws` samples while encoding only `batch` clips.
     pub noise_draws: usize,
+    /// Flow-matching weight of latents that cover an object or the pillar relative to the
+    /// background's (a few percent of a clip, as in the VAE stage). Absent in older recipes: 1.
+    #[serde(default = "one", skip_serializing_if = "is_unit")]
+    pub denoiser_object_weight: f32,
     /// Probability that a training caption is replaced by the empty prompt (for guidance).
     pub caption_dropout: f32,
     /// How often each task is drawn: text→video, image→video (first latent frame clean),
@@ -81,12 +85,17 @@ pub struct StageConfig {
     pub crop: Option<usize>,
     /// Gradient norm clip.
     pub grad_clip: f32,
+    /// Share of crops placed over an object (its centre in the window's middle frame falls
+    /// inside the crop) instead of anywhere; objects cover a few percent of a frame, so
+    /// anywhere-crops are mostly background. Absent in older recipes: 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub object_crops: f32,
 }
 
 impl StageConfig {
     /// The part of each clip this stage trains on.
     pub fn window(&self) -> Window {
-        Window { frames: self.frames, crop: self.crop }
+        Window { frames: self.frames, crop: self.crop, object_crops: self.object_crops }
     }
 
     /// The learning rate at `step`: linear warmup to the peak, then a cosine to 10 % of it.
@@ -103,7 +112,7 @@ impl StageConfig {
 
 impl Recipe {
     /// The recipe of the shipped default model (`models/tenku-shapes`), sized to train in about
-    /// an hour on two CPU cores.
+    /// 80 minutes on two CPU cores.
     pub fn shapes_default() -> Self {
         let words = tenku_shapes::vocabulary().len() + tenku_text::SPECIAL_TOKENS.len();
         Self {
@@ -117,11 +126,12 @@ impl Recipe {
             vae_stage: StageConfig {
                 steps: 2400,
                 batch: 4,
-                learning_rate: 3e-4,
+                learning_rate: 1e-3,
                 warmup: 100,
                 frames: 17,
                 crop: Some(16),
                 grad_clip: 1.0,
+                object_crops: 0.75,
             },
             kl_weight: 1e-4,
             vae_object_weight: 10.0,
@@ -129,15 +139,17 @@ impl Recipe {
             vae_decoder_gain: None,
             stats_clips: 64,
             denoiser_stage: StageConfig {
-                steps: 1800,
+                steps: 3500,
                 batch: 2,
                 learning_rate: 6e-4,
                 warmup: 100,
                 frames: 17,
                 crop: None,
                 grad_clip: 1.0,
+                object_crops: 0.0,
             },
             noise_draws: 8,
+            denoiser_object_weight: 1.0,
             caption_dropout: 0.1,
             task_weights: [0.6, 0.2, 0.2],
             checkpoint_every_secs: 180,
@@ -161,6 +173,7 @@ impl Recipe {
             frames: 5,
             crop: None,
             grad_clip: 1.0,
+            object_crops: 0.0,
         };
         Self {
             seed: 7,
@@ -178,6 +191,7 @@ impl Recipe {
             stats_clips: 2,
             denoiser_stage: stage(3),
             noise_draws: 2,
+            denoiser_object_weight: 2.0,
             caption_dropout: 0.5,
             task_weights: [1.0, 1.0, 1.0],
             checkpoint_every_secs: 0,
@@ -240,11 +254,20 @@ impl Recipe {
             {
                 return Err(format!("{name}: steps, batch, learning_rate and noise_draws must be positive"));
             }
+            if !(0.0..=1.0).contains(&stage.object_crops) {
+                return Err(format!("{name}: object_crops {} must be in [0, 1]", stage.object_crops));
+            }
         }
         if self.task_weights.iter().any(|w| w.is_nan() || *w < 0.0)
             || self.task_weights.iter().sum::<f32>() <= 0.0
         {
             return Err(format!("task_weights {:?} must be non-negative, not all zero", self.task_weights));
+        }
+        if !(self.denoiser_object_weight.is_finite() && self.denoiser_object_weight > 0.0) {
+            return Err(format!(
+                "denoiser_object_weight {} must be a positive number",
+                self.denoiser_object_weight
+            ));
         }
         if !(self.vae_latent_gain.is_finite() && self.vae_latent_gain > 0.0) {
             return Err(format!("vae_latent_gain {} must be a positive number", self.vae_latent_gain));
@@ -259,8 +282,18 @@ impl Recipe {
     }
 }
 
-/// The `vae_latent_gain` of recipes written before it existed.
-fn unit_gain() -> f32 {
+/// Whether a share is zero, the value older recipes lack (and are written without).
+fn is_zero(share: &f32) -> bool {
+    *share == 0.0
+}
+
+/// Whether a weight is 1, the value older recipes lack (and are written without).
+fn is_unit(weight: &f32) -> bool {
+    *weight == 1.0
+}
+
+/// The gain or weight older recipes lack (`vae_latent_gain`, `denoiser_object_weight`): 1.
+fn one() -> f32 {
     1.0
 }
 
@@ -378,6 +411,27 @@ mod tests {
         assert_eq!(round_trip, recipe);
         recipe.vae_decoder_gain = Some(-1.0);
         assert!(recipe.validate().unwrap_err().contains("vae_decoder_gain -1"));
+    }
+
+    #[test]
+    fn object_crops_are_optional_and_a_share() {
+        let mut json = serde_json::to_value(Recipe::shapes_default()).unwrap();
+        assert!(json["denoiser_stage"].get("object_crops").is_none(), "a zero share is not written");
+        json["vae_stage"].as_object_mut().unwrap().remove("object_crops");
+        let mut recipe: Recipe = serde_json::from_value(json).unwrap();
+        assert_eq!(recipe.vae_stage.object_crops, 0.0, "absent reads as zero");
+        recipe.vae_stage.object_crops = 1.5;
+        assert!(recipe.validate().unwrap_err().contains("object_crops 1.5"));
+    }
+
+    #[test]
+    fn an_object_weight_is_optional_and_must_be_positive() {
+        let json = serde_json::to_value(Recipe::shapes_default()).unwrap();
+        assert!(json.get("denoiser_object_weight").is_none(), "a unit weight is not written");
+        let mut recipe: Recipe = serde_json::from_value(json).unwrap();
+        assert_eq!(recipe.denoiser_object_weight, 1.0);
+        recipe.denoiser_object_weight = 0.0;
+        assert!(recipe.validate().unwrap_err().contains("denoiser_object_weight 0"));
     }
 
     #[test]

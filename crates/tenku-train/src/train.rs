@@ -302,20 +302,40 @@ fn vae_loss(vae: &WanVae, recipe: &Recipe, step: usize, device: &Device) -> Resu
     let mut chunks = Vec::new();
     vae.decode_unclamped_streaming(mean.clone(), &mut |chunk| chunks.push(chunk));
     let diff = Tensor::cat(chunks, 2) - x.clone();
-    // A clip's background is black (-1) when it has a black pixel (no object is black), white
-    // (1) otherwise. A crop that never leaves the pillar or one still object reads as white:
-    // the pillar and coloured objects are still weighted, a white object is not (harmless on
-    // a uniform crop).
-    let [clips, ..] = x.dims();
-    let black = x.clone().max_dim(1).lower_equal_elem(-0.999).float();
-    let has_black = black.reshape([clips as i32, -1]).max_dim(1).reshape([clips, 1, 1, 1, 1]);
-    let background = has_black * -2.0 + 1.0;
-    let object = (x.clone() - background).abs().sum_dim(1).greater_elem(1e-3).float();
-    let weight = object * (recipe.vae_object_weight - 1.0) + 1.0;
+    let weight = object_mask(&x) * (recipe.vae_object_weight - 1.0) + 1.0;
     let per_pixel = (diff.clone().abs() + diff.powi_scalar(2)) * weight.clone();
     let reconstruction = per_pixel.mean() / weight.mean();
     let latent_penalty = mean.powi_scalar(2).mean() * 0.5;
     Ok(reconstruction + latent_penalty * recipe.kl_weight)
+}
+
+/// 1 where a pixel of `x` (`[clips, 3, frames, h, w]` in [-1, 1]) differs from its clip's
+/// background, else 0; `[clips, 1, frames, h, w]`.
+///
+/// A clip's background is black (-1) when it has a black pixel (no object is black), white
+/// (1) otherwise. A crop that never leaves the pillar or one still object reads as white: the
+/// pillar and coloured objects are still marked, a white object is not (harmless on a uniform
+/// crop).
+fn object_mask(x: &Tensor<5>) -> Tensor<5> {
+    let [clips, ..] = x.dims();
+    let black = x.clone().max_dim(1).lower_equal_elem(-0.999).float();
+    let has_black = black.reshape([clips as i32, -1]).max_dim(1).reshape([clips, 1, 1, 1, 1]);
+    let background = has_black * -2.0 + 1.0;
+    (x.clone() - background).abs().sum_dim(1).greater_elem(1e-3).float()
+}
+
+/// `mask` (`[clips, 1, frames, h, w]`) on the latent grid of a causal VAE that compresses
+/// `temporal`× in time (the first frame alone) and `spatial`× in space: 1 where any pixel the
+/// latent covers is 1.
+fn latent_mask(mask: Tensor<5>, temporal: usize, spatial: usize) -> Tensor<5> {
+    let [clips, _, frames, h, w] = mask.dims();
+    let groups = (frames - 1) / temporal;
+    let first = mask.clone().narrow(2, 0, 1).reshape([clips, 1, h, w]);
+    let rest = mask.narrow(2, 1, frames - 1).reshape([clips, groups, temporal, h, w]).max_dim(2);
+    let per_frame = Tensor::cat(vec![first, rest.reshape([clips, groups, h, w])], 1);
+    let (lh, lw) = (h / spatial, w / spatial);
+    let pooled = per_frame.reshape([clips * (groups + 1), lh, spatial, lw, spatial]).max_dim(2).max_dim(4);
+    pooled.reshape([clips, 1, groups + 1, lh, lw])
 }
 
 /// Saves the trained VAE with the latent statistics of `recipe.stats_clips` encoded clips into
@@ -369,7 +389,7 @@ fn denoiser_loss(
     let plain = device.clone().inner();
     let batch =
         clip_batch((recipe.seed, streams::SCENES, step), stage.batch, world, Window::whole(world), &plain)?;
-    let clips = vae.encode(batch.pixels);
+    let clips = vae.encode(batch.pixels.clone());
     // Each clip serves `noise_draws` samples: sample i is clip i mod clips.
     let x0 = Tensor::cat(vec![clips; recipe.noise_draws], 0);
     let [b, c, frames, h, w] = x0.dims();
@@ -414,9 +434,18 @@ fn denoiser_loss(
     let text = zero_padding(model.text_encoder.forward(ids, attention), &batch_tokens.lengths);
     let velocity = model.transformer.forward(input, timestep, text);
     let diff = velocity - (noise - x0);
-    let weighted = diff.powi_scalar(2) * (mask.neg() + 1.0);
-    let denominator = (noisy_frames * c * h * w).max(1) as f32;
-    Ok(weighted.sum() / denominator)
+    let noisy = mask.neg() + 1.0;
+    if recipe.denoiser_object_weight == 1.0 {
+        let denominator = (noisy_frames * c * h * w).max(1) as f32;
+        return Ok((diff.powi_scalar(2) * noisy).sum() / denominator);
+    }
+    let (temporal, spatial) = (recipe.vae.temporal_factor(), recipe.vae.spatial_factor());
+    let objects = latent_mask(object_mask(&batch.pixels), temporal, spatial);
+    let objects =
+        Tensor::<5>::from_data(Tensor::cat(vec![objects; recipe.noise_draws], 0).into_data(), device);
+    let weight = (objects * (recipe.denoiser_object_weight - 1.0) + 1.0) * noisy;
+    let denominator = weight.clone().sum() * c as f32 + 1e-6;
+    Ok((diff.powi_scalar(2) * weight).sum() / denominator)
 }
 
 /// Flow noise level for a uniform draw `u`, shifted as the sampler's schedule is:
@@ -501,6 +530,32 @@ fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A marked pixel marks the latent that covers it: the first frame alone, then frames in
+    /// fours, and 4×4 pixel squares.
+    #[test]
+    fn latent_mask_marks_the_latent_covering_each_pixel() {
+        let device = Device::flex();
+        let (frames, h, w) = (9, 8, 12);
+        let mut values = vec![0f32; frames * h * w];
+        for (frame, row, column) in [(0, 7, 0), (5, 2, 9)] {
+            values[(frame * h + row) * w + column] = 1.0;
+        }
+        let mask = Tensor::<5>::from_data(TensorData::new(values, [1, 1, frames, h, w]), &device);
+        let latent = latent_mask(mask, 4, 4);
+        assert_eq!(latent.dims(), [1, 1, 3, 2, 3]);
+        let marked: Vec<usize> = latent
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap()
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| **v == 1.0)
+            .map(|(i, _)| i)
+            .collect();
+        // Latent (frame, row, column): (0, 1, 0) and (2, 0, 2), flattened over [3, 2, 3].
+        assert_eq!(marked, vec![3, 2 * 6 + 2]);
+    }
 
     /// Each gain scales exactly its latent conv, and the scaled weights still train.
     #[test]
