@@ -374,7 +374,8 @@ fn export_vae(vae: &WanVae, vae_dir: &Path, recipe: &Recipe, device: &Device) ->
 
 /// The flow-matching loss at `step`, with Wan2.2 TI2V's conditioning: each clip is drawn a task
 /// (text→video, image→video or extension), its clean latent frames keep timestep 0 and their
-/// clean values, and the loss covers the noisy frames only.
+/// clean values, and the loss covers the noisy frames only, its latents over an object or the
+/// pillar weighted `denoiser_object_weight` times.
 fn denoiser_loss(
     model: &TextToVideoModel,
     vae: &WanVae,
