@@ -436,6 +436,8 @@ fn denoiser_loss(
     let velocity = model.transformer.forward(input, timestep, text);
     let diff = velocity - (noise - x0);
     let noisy = mask.neg() + 1.0;
+    // Unweighted, the loss keeps its original arithmetic, so recipes without the weight (the
+    // shipped one) still reproduce their models bit for bit.
     if recipe.denoiser_object_weight == 1.0 {
         let denominator = (noisy_frames * c * h * w).max(1) as f32;
         return Ok((diff.powi_scalar(2) * noisy).sum() / denominator);
