@@ -65,6 +65,10 @@ pub struct ShapesArgs {
     /// generating (the ceiling for generated clips).
     #[arg(long)]
     reconstruct: bool,
+    /// With --reconstruct: add Gaussian noise of this standard deviation to the normalized
+    /// latents before decoding (how much a small latent error changes the decoded clip).
+    #[arg(long, default_value_t = 0.0, requires = "reconstruct", allow_negative_numbers = true, value_parser = parse_latent_noise)]
+    latent_noise: f32,
     /// Also write every clip as a GIF into this directory.
     #[arg(long)]
     samples: Option<PathBuf>,
@@ -129,7 +133,8 @@ pub fn run(command: &EvalCommand, quiet: bool) -> Result<(), CliError> {
             width: defaults.width,
             fps: defaults.fps,
         };
-        evaluate_reconstruction(&pipeline.vae, &world, &captions, args.seed, &device, &mut on_clip)?
+        let noise = (args.seed, args.latent_noise);
+        evaluate_reconstruction(&pipeline.vae, &world, &captions, noise, &device, &mut on_clip)?
     } else {
         evaluate(&pipeline, &captions, &options, &mut on_clip)?
     };
@@ -142,5 +147,13 @@ pub fn run(command: &EvalCommand, quiet: bool) -> Result<(), CliError> {
     match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
         _ => Ok(()),
+    }
+}
+
+/// A finite, non-negative standard deviation for `--latent-noise`.
+fn parse_latent_noise(text: &str) -> Result<f32, String> {
+    match text.parse::<f32>() {
+        Ok(sigma) if sigma.is_finite() && sigma >= 0.0 => Ok(sigma),
+        _ => Err(format!("expected a finite standard deviation ≥ 0, found `{text}`")),
     }
 }

@@ -48,10 +48,19 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) if !error.use_stderr() => error.exit(), // --help, --version
         Err(error) => {
-            // clap's message without its usage footer: one line, as for every other error.
+            // clap's message without its usage footer, joined into one line as for every other
+            // error (a missing argument's name is on the line after the message).
             let rendered = error.to_string();
-            let first = rendered.lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid arguments");
-            eprintln!("{first}");
+            let message: Vec<&str> = rendered
+                .lines()
+                .take_while(|line| !line.starts_with("Usage:") && !line.starts_with("For more information"))
+                .map(str::trim)
+                .filter(|line| !line.is_empty())
+                .collect();
+            eprintln!(
+                "{}",
+                if message.is_empty() { "invalid arguments".to_owned() } else { message.join(" ") }
+            );
             return ExitCode::from(2);
         }
     };

@@ -104,6 +104,38 @@ fn generate_uses_the_embedded_model_and_warns_about_unknown_words() {
 }
 
 #[test]
+fn reconstruction_with_latent_noise_scores_the_noisy_decode() {
+    let cache = tempfile::tempdir().unwrap();
+    let eval = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_tenku"))
+            .args(["eval", "shapes", "--reconstruct", "--prompts", "3", "--json", "-q"])
+            .args(extra)
+            .env("XDG_CACHE_HOME", cache.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        stdout(&out)
+    };
+    let clean = eval(&[]);
+    assert_eq!(clean, eval(&["--latent-noise", "0"]), "no noise is the plain reconstruction");
+    assert_ne!(clean, eval(&["--latent-noise", "2"]), "noise on the latents changes the decoded clips");
+
+    let cases: [(&[&str], &str); 2] = [
+        (&["eval", "shapes", "--latent-noise", "0.5"], "not provided: --reconstruct"),
+        (
+            &["eval", "shapes", "--reconstruct", "--latent-noise", "-1"],
+            "--latent-noise <LATENT_NOISE>': expected",
+        ),
+    ];
+    for (args, needle) in cases {
+        let out = tenku(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = one_line_error(&out);
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}
+
+#[test]
 fn a_backend_left_out_of_the_build_names_its_feature() {
     let out = tenku(&["generate", "--prompt", "a", "--device", "cuda", "-o", "x.mp4"]);
     assert_eq!(out.status.code(), Some(1));

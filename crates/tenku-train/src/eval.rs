@@ -1,10 +1,10 @@
 //! Measuring a text-to-video model on the shapes world: generate a clip for each caption,
 //! analyze it with [`tenku_shapes::analyze()`] and score it against the caption.
 
-use burn::tensor::Tensor;
+use burn::tensor::{Tensor, TensorData};
 use ndarray::Array4;
 use serde::Serialize;
-use tenku_core::{Denoiser, TextEncoder, VideoAutoencoder};
+use tenku_core::{Denoiser, SeededNoise, TextEncoder, VideoAutoencoder};
 use tenku_pipeline::{GenerateRequest, TextToVideo, frames_to_pixels, pixels_to_frames};
 use tenku_sampler::SamplerKind;
 use tenku_shapes::{ClipScore, Metrics, Scene, SceneSpec, WorldConfig, analyze, score};
@@ -132,11 +132,15 @@ pub enum EvalError {
 /// The autoencoder alone: renders each caption's ground-truth clip (placed with `seed + i`),
 /// encodes and decodes it, and scores the reconstruction — the ceiling of what generated clips
 /// can reach through this VAE.
+///
+/// With `latent_noise` > 0, Gaussian noise of that standard deviation (in normalized latent
+/// units, seeded by the clip's seed) is added to the latents before decoding: how much a small
+/// latent error — what a denoiser leaves — changes the decoded clip.
 pub fn evaluate_reconstruction<V: VideoAutoencoder>(
     vae: &V,
     world: &WorldConfig,
     captions: &[SceneSpec],
-    seed: u64,
+    (seed, latent_noise): (u64, f32),
     device: &burn::tensor::Device,
     on_clip: &mut dyn FnMut(usize, &ClipResult, &Array4<f32>),
 ) -> Result<EvalReport, EvalError> {
@@ -144,10 +148,14 @@ pub fn evaluate_reconstruction<V: VideoAutoencoder>(
     for (index, spec) in captions.iter().enumerate() {
         let clip_seed = seed.wrapping_add(index as u64);
         let clip = Scene::place(spec.clone(), *world, clip_seed)?.render();
+        let mut latents = vae.encode(frames_to_pixels(clip.view(), device));
+        if latent_noise > 0.0 {
+            let shape = latents.shape();
+            let noise = SeededNoise::new(clip_seed).values(shape.num_elements());
+            latents = latents + Tensor::from_data(TensorData::new(noise, shape), device) * latent_noise;
+        }
         let mut chunks = Vec::new();
-        vae.decode_streaming(vae.encode(frames_to_pixels(clip.view(), device)), &mut |chunk| {
-            chunks.push(chunk)
-        });
+        vae.decode_streaming(latents, &mut |chunk| chunks.push(chunk));
         let frames = pixels_to_frames(Tensor::cat(chunks, 2).narrow(2, 0, world.frames));
         let result = ClipResult { seed: clip_seed, score: score(spec, &analyze(frames.view(), world)) };
         report.metrics.add(&result.score);
