@@ -112,7 +112,7 @@ impl StageConfig {
 
 impl Recipe {
     /// The recipe of the shipped default model (`models/tenku-shapes`), sized to train in about
-    /// 80 minutes on two CPU cores.
+    /// 1 h 50 min on two CPU cores.
     pub fn shapes_default() -> Self {
         let words = tenku_shapes::vocabulary().len() + tenku_text::SPECIAL_TOKENS.len();
         Self {
@@ -124,7 +124,7 @@ impl Recipe {
             max_sequence_length: 32,
             shift: 2.0,
             vae_stage: StageConfig {
-                steps: 2400,
+                steps: 3600,
                 batch: 4,
                 learning_rate: 1e-3,
                 warmup: 100,
@@ -139,7 +139,7 @@ impl Recipe {
             vae_decoder_gain: None,
             stats_clips: 64,
             denoiser_stage: StageConfig {
-                steps: 3500,
+                steps: 6500,
                 batch: 2,
                 learning_rate: 6e-4,
                 warmup: 100,
