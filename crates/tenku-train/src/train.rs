@@ -146,7 +146,7 @@ pub fn train(
     let first_step = resume.as_ref().map_or(0, |checkpoint| checkpoint.state.step);
     let trained = std::thread::scope(|scope| {
         // The frozen VAE encodes the next step's clips on a second thread while this one
-        // trains: the same values as encoding in line, about half of a step's time hidden.
+        // trains: the same values as encoding in line, its time off the step's.
         let (sender, receiver) = mpsc::sync_channel(1);
         let plain = device.clone();
         scope.spawn(move || {
