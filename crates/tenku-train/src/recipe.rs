@@ -112,7 +112,7 @@ impl StageConfig {
 
 impl Recipe {
     /// The recipe of the shipped default model (`models/tenku-shapes`), sized to train in about
-    /// 1 h 50 min on two CPU cores.
+    /// 1 h 55 min on two CPU cores.
     pub fn shapes_default() -> Self {
         let words = tenku_shapes::vocabulary().len() + tenku_text::SPECIAL_TOKENS.len();
         Self {
@@ -120,7 +120,7 @@ impl Recipe {
             world: WorldConfig::default(),
             vae: vae_config(8, 8),
             text_encoder: text_config(words, 64, 2),
-            transformer: transformer_config(8, 64, 128, 4, 4),
+            transformer: transformer_config(8, 64, 256, 8, 4),
             max_sequence_length: 32,
             shift: 2.0,
             vae_stage: StageConfig {
@@ -139,7 +139,7 @@ impl Recipe {
             vae_decoder_gain: None,
             stats_clips: 64,
             denoiser_stage: StageConfig {
-                steps: 6500,
+                steps: 3800,
                 batch: 2,
                 learning_rate: 6e-4,
                 warmup: 100,
