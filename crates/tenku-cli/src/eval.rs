@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use ndarray::Array4;
 use tenku::sampler::SamplerKind;
-use tenku::train::eval::{ClipResult, EvalOptions, Task, evaluate, evaluate_reconstruction};
+use tenku::train::eval::{
+    ClipResult, EvalOptions, ReconstructionOptions, Task, evaluate, evaluate_reconstruction,
+};
 
 use crate::CliError;
 
@@ -133,8 +135,8 @@ pub fn run(command: &EvalCommand, quiet: bool) -> Result<(), CliError> {
             width: defaults.width,
             fps: defaults.fps,
         };
-        let noise = (args.seed, args.latent_noise);
-        evaluate_reconstruction(&pipeline.vae, &world, &captions, noise, &device, &mut on_clip)?
+        let options = ReconstructionOptions { seed: args.seed, latent_noise: args.latent_noise };
+        evaluate_reconstruction(&pipeline.vae, &world, &captions, options, &device, &mut on_clip)?
     } else {
         evaluate(&pipeline, &captions, &options, &mut on_clip)?
     };

@@ -46,6 +46,16 @@ impl Default for EvalOptions {
     }
 }
 
+/// How ground-truth clips are reconstructed for [`evaluate_reconstruction`].
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ReconstructionOptions {
+    /// Placement seed of the first clip; clip `i` uses `seed + i` (as [`EvalOptions::seed`]).
+    pub seed: u64,
+    /// Standard deviation of Gaussian noise added to the normalized latents before decoding
+    /// (seeded by the clip's seed); 0 decodes the latents as encoded.
+    pub latent_noise: f32,
+}
+
 /// One evaluated clip.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ClipResult {
@@ -133,14 +143,13 @@ pub enum EvalError {
 /// encodes and decodes it, and scores the reconstruction — the ceiling of what generated clips
 /// can reach through this VAE.
 ///
-/// With `latent_noise` > 0, Gaussian noise of that standard deviation (in normalized latent
-/// units, seeded by the clip's seed) is added to the latents before decoding: how much a small
-/// latent error — what a denoiser leaves — changes the decoded clip.
+/// With `latent_noise` > 0 the latents are perturbed before decoding: how much a small latent
+/// error — what a denoiser leaves — changes the decoded clip.
 pub fn evaluate_reconstruction<V: VideoAutoencoder>(
     vae: &V,
     world: &WorldConfig,
     captions: &[SceneSpec],
-    (seed, latent_noise): (u64, f32),
+    ReconstructionOptions { seed, latent_noise }: ReconstructionOptions,
     device: &burn::tensor::Device,
     on_clip: &mut dyn FnMut(usize, &ClipResult, &Array4<f32>),
 ) -> Result<EvalReport, EvalError> {
