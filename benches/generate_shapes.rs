@@ -1,5 +1,5 @@
 //! Generating one 17-frame 64×64 clip with the embedded default model: 20 UniPC steps with
-//! guidance (40 transformer passes), then the VAE decode.
+//! guidance 5 (40 transformer passes, the CLI's defaults), then the VAE decode.
 //!
 //! `cargo bench -p tenku-train --bench generate_shapes`
 
@@ -10,27 +10,12 @@ use std::path::Path;
 
 use burn::tensor::Device;
 use criterion::{Criterion, criterion_group, criterion_main};
-use tenku_pipeline::{GenerateRequest, load_wan};
+use tenku_pipeline::load_wan;
 
 fn generate_clip(c: &mut Criterion) {
     let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/tenku-shapes");
     let pipeline = load_wan(&model, &Device::flex()).expect("the default model loads");
-    let defaults = pipeline.defaults.clone();
-    let request = GenerateRequest {
-        prompt: "a red circle moves left and a small blue square stays still".into(),
-        negative_prompt: String::new(),
-        frames: defaults.frames,
-        height: defaults.height,
-        width: defaults.width,
-        steps: 20,
-        guidance: 5.0,
-        sampler: None,
-        shift: None,
-        seed: 0,
-        noise: None,
-        max_sequence_length: defaults.max_sequence_length,
-        first_frames: None,
-    };
+    let request = pipeline.defaults.request("a red circle moves left and a small blue square stays still");
     let mut group = c.benchmark_group("tenku-shapes");
     group.sample_size(10);
     group.bench_function("generate 17x64x64, 20 steps, cfg", |b| {

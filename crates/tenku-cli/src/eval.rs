@@ -48,10 +48,10 @@ pub struct ShapesArgs {
     #[arg(long, value_parser = crate::generate::parse_sampler)]
     sampler: Option<SamplerKind>,
     /// Sampler steps.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = tenku::pipeline::DEFAULT_STEPS)]
     steps: usize,
     /// Classifier-free guidance scale.
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(long, default_value_t = tenku::pipeline::DEFAULT_GUIDANCE)]
     guidance: f64,
     /// Flow shift; defaults to the model's scheduler config.
     #[arg(long)]

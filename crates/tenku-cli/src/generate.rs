@@ -33,10 +33,10 @@ pub struct GenerateArgs {
     #[arg(long)]
     fps: Option<f32>,
     /// Sampler steps.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = tenku::pipeline::DEFAULT_STEPS)]
     steps: usize,
     /// Classifier-free guidance scale (≤ 1 turns the unconditional pass off).
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(long, default_value_t = tenku::pipeline::DEFAULT_GUIDANCE)]
     guidance: f64,
     /// Sampler, `name[:key=value,...]` (see `tenku samplers`); defaults to the model's scheduler.
     #[arg(long, value_parser = parse_sampler)]

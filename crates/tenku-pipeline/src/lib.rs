@@ -24,7 +24,7 @@ pub mod wan;
 
 pub use error::Error;
 pub use noise::{NOISE_KEY, latents_from_file, seeded_latents};
-pub use request::{GenerateRequest, GenerationDefaults, Geometry};
+pub use request::{DEFAULT_GUIDANCE, DEFAULT_STEPS, GenerateRequest, GenerationDefaults, Geometry};
 pub use scheduler::SchedulerSpec;
 pub use text_to_video::{DEFAULT_FPS, Event, TextToVideo, frames_to_pixels, pixels_to_frames};
 pub use wan::{WanTextToVideo, load_wan};

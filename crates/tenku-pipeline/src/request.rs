@@ -58,6 +58,35 @@ impl Default for GenerationDefaults {
     }
 }
 
+/// Sampler steps of a request that does not say (`tenku generate`'s `--steps`).
+pub const DEFAULT_STEPS: usize = 20;
+
+/// Classifier-free guidance scale of a request that does not say (`--guidance`).
+pub const DEFAULT_GUIDANCE: f64 = 5.0;
+
+impl GenerationDefaults {
+    /// A text→video request for `prompt` at these sizes: [`DEFAULT_STEPS`] steps,
+    /// [`DEFAULT_GUIDANCE`], the model's sampler and shift, seed 0, no negative prompt. Change
+    /// fields with struct update syntax: `GenerateRequest { seed: 7, ..defaults.request(p) }`.
+    pub fn request(&self, prompt: impl Into<String>) -> GenerateRequest {
+        GenerateRequest {
+            prompt: prompt.into(),
+            negative_prompt: String::new(),
+            frames: self.frames,
+            height: self.height,
+            width: self.width,
+            steps: DEFAULT_STEPS,
+            guidance: DEFAULT_GUIDANCE,
+            sampler: None,
+            shift: None,
+            seed: 0,
+            noise: None,
+            max_sequence_length: self.max_sequence_length,
+            first_frames: None,
+        }
+    }
+}
+
 /// A text-to-video request, as the CLI's flags give it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GenerateRequest {
@@ -219,6 +248,19 @@ mod tests {
     fn a_valid_request_passes_and_gives_the_wan_latent_shape() {
         request().validate(&Geometry::WAN_2_1).unwrap();
         assert_eq!(Geometry::WAN_2_1.latent_shape(81, 480, 832), [1, 16, 21, 60, 104]);
+    }
+
+    #[test]
+    fn the_defaults_request_takes_their_sizes_and_is_valid() {
+        let defaults = GenerationDefaults::default();
+        let r = defaults.request("a red circle moves left");
+        assert_eq!((r.frames, r.height, r.width), (81, 480, 832));
+        assert_eq!(r.max_sequence_length, 512);
+        assert_eq!(
+            (r.steps, r.guidance, r.prompt.as_str()),
+            (DEFAULT_STEPS, DEFAULT_GUIDANCE, "a red circle moves left")
+        );
+        r.validate(&Geometry::WAN_2_1).unwrap();
     }
 
     #[test]

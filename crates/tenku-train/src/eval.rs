@@ -5,7 +5,9 @@ use burn::tensor::{Tensor, TensorData};
 use ndarray::Array4;
 use serde::Serialize;
 use tenku_core::{Denoiser, SeededNoise, TextEncoder, VideoAutoencoder};
-use tenku_pipeline::{GenerateRequest, TextToVideo, frames_to_pixels, pixels_to_frames};
+use tenku_pipeline::{
+    DEFAULT_GUIDANCE, DEFAULT_STEPS, GenerateRequest, TextToVideo, frames_to_pixels, pixels_to_frames,
+};
 use tenku_sampler::SamplerKind;
 use tenku_shapes::{ClipScore, Metrics, Scene, SceneSpec, WorldConfig, analyze, score};
 
@@ -42,7 +44,14 @@ pub struct EvalOptions {
 impl Default for EvalOptions {
     /// 20 steps of the model's sampler with guidance 5, as `tenku generate` by default.
     fn default() -> Self {
-        Self { task: Task::TextToVideo, seed: 0, steps: 20, guidance: 5.0, sampler: None, shift: None }
+        Self {
+            task: Task::TextToVideo,
+            seed: 0,
+            steps: DEFAULT_STEPS,
+            guidance: DEFAULT_GUIDANCE,
+            sampler: None,
+            shift: None,
+        }
     }
 }
 
@@ -105,8 +114,6 @@ pub fn evaluate<E: TextEncoder, D: Denoiser, V: VideoAutoencoder>(
             Some(truth.slice(ndarray::s![..given, .., .., ..]).to_owned())
         };
         let request = GenerateRequest {
-            prompt: spec.caption(),
-            negative_prompt: String::new(),
             frames: world.frames,
             height: world.height,
             width: world.width,
@@ -115,9 +122,8 @@ pub fn evaluate<E: TextEncoder, D: Denoiser, V: VideoAutoencoder>(
             sampler: options.sampler,
             shift: options.shift,
             seed,
-            noise: None,
-            max_sequence_length: defaults.max_sequence_length,
             first_frames,
+            ..defaults.request(spec.caption())
         };
         let frames = pipeline.generate(&request, &mut |_| {})?;
         let result = ClipResult { seed, score: score(spec, &analyze(frames.view(), &world)) };

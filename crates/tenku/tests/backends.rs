@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 
 use ndarray::Array4;
-use tenku::pipeline::{GenerateRequest, load_wan};
+use tenku::pipeline::load_wan;
 use tenku::{Backend, device};
 
 /// Largest difference allowed between two backends' frames in [0, 1]: different kernels sum in
@@ -19,23 +19,7 @@ const TOLERANCE: f32 = 1e-4;
 fn generate(backend: Backend, prompt: &str) -> Array4<f32> {
     let model = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/tenku-shapes");
     let pipeline = load_wan(&model, &device(backend).unwrap()).unwrap();
-    let defaults = &pipeline.defaults;
-    let request = GenerateRequest {
-        prompt: prompt.to_owned(),
-        negative_prompt: String::new(),
-        frames: defaults.frames,
-        height: defaults.height,
-        width: defaults.width,
-        steps: 20,
-        guidance: 5.0,
-        sampler: None,
-        shift: None,
-        seed: 0,
-        noise: None,
-        max_sequence_length: defaults.max_sequence_length,
-        first_frames: None,
-    };
-    pipeline.generate(&request, &mut |_| {}).unwrap()
+    pipeline.generate(&pipeline.defaults.request(prompt), &mut |_| {}).unwrap()
 }
 
 #[test]
