@@ -7,7 +7,8 @@ use clap::{Args, Subcommand};
 use ndarray::Array4;
 use tenku::sampler::SamplerKind;
 use tenku::train::eval::{
-    ClipResult, EvalOptions, ReconstructionOptions, Task, evaluate, evaluate_reconstruction,
+    ClipResult, DenoisingOptions, EvalOptions, ReconstructionOptions, Task, evaluate, evaluate_denoising,
+    evaluate_reconstruction, model_world,
 };
 
 use crate::CliError;
@@ -71,6 +72,14 @@ pub struct ShapesArgs {
     /// latents before decoding (how much a small latent error changes the decoded clip).
     #[arg(long, default_value_t = 0.0, requires = "reconstruct", allow_negative_numbers = true, value_parser = parse_latent_noise)]
     latent_noise: f32,
+    /// Measure the denoiser alone, without a sampler: noise each ground-truth clip's latents to
+    /// each of --noise-levels and report the error of one model evaluation (no guidance) per
+    /// level; --task chooses which frames are given clean.
+    #[arg(long, conflicts_with_all = ["reconstruct", "samples", "sampler", "steps", "guidance", "shift"])]
+    denoise: bool,
+    /// With --denoise: the noise levels σ in (0, 1], comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "0.1,0.3,0.5,0.7,0.9,1", requires = "denoise", value_parser = parse_noise_level)]
+    noise_levels: Vec<f64>,
     /// Also write every clip as a GIF into this directory.
     #[arg(long)]
     samples: Option<PathBuf>,
@@ -89,17 +98,10 @@ pub fn run(command: &EvalCommand, quiet: bool) -> Result<(), CliError> {
         std::fs::create_dir_all(dir).map_err(|e| format!("--samples {}: {e}", dir.display()))?;
     }
     let captions = tenku::shapes::random_captions(args.prompts, args.seed);
-    let options = EvalOptions {
-        task: match args.task {
-            TaskArg::Text => Task::TextToVideo,
-            TaskArg::Image => Task::ImageToVideo,
-            TaskArg::Extend => Task::Extension,
-        },
-        seed: args.seed,
-        steps: args.steps,
-        guidance: args.guidance,
-        sampler: args.sampler,
-        shift: args.shift,
+    let task = match args.task {
+        TaskArg::Text => Task::TextToVideo,
+        TaskArg::Image => Task::ImageToVideo,
+        TaskArg::Extend => Task::Extension,
     };
     let bar = if quiet {
         indicatif::ProgressBar::hidden()
@@ -111,6 +113,21 @@ pub fn run(command: &EvalCommand, quiet: bool) -> Result<(), CliError> {
             .expect("valid template")
             .progress_chars("=> "),
     );
+    if args.denoise {
+        let options = DenoisingOptions { task, seed: args.seed, noise_levels: args.noise_levels.clone() };
+        let report = evaluate_denoising(&pipeline, &captions, &options, &mut |_| bar.inc(1))?;
+        bar.finish_and_clear();
+        let text = if args.json { serde_json::to_string_pretty(&report)? + "\n" } else { report.table() };
+        return print(&text);
+    }
+    let options = EvalOptions {
+        task,
+        seed: args.seed,
+        steps: args.steps,
+        guidance: args.guidance,
+        sampler: args.sampler,
+        shift: args.shift,
+    };
     let mut write_error = None;
     let mut on_clip = |index: usize, result: &ClipResult, frames: &Array4<f32>| {
         bar.inc(1);
@@ -128,13 +145,7 @@ pub fn run(command: &EvalCommand, quiet: bool) -> Result<(), CliError> {
         }
     };
     let report = if args.reconstruct {
-        let defaults = &pipeline.defaults;
-        let world = tenku::shapes::WorldConfig {
-            frames: defaults.frames,
-            height: defaults.height,
-            width: defaults.width,
-            fps: defaults.fps,
-        };
+        let world = model_world(&pipeline);
         let options = ReconstructionOptions { seed: args.seed, latent_noise: args.latent_noise };
         evaluate_reconstruction(&pipeline.vae, &world, &captions, options, &device, &mut on_clip)?
     } else {
@@ -145,10 +156,23 @@ pub fn run(command: &EvalCommand, quiet: bool) -> Result<(), CliError> {
         return Err(error.into());
     }
     let text = if args.json { serde_json::to_string_pretty(&report)? + "\n" } else { report.metrics.table() };
+    print(&text)
+}
+
+/// Writes `text` to stdout; a closed pipe is not an error.
+fn print(text: &str) -> Result<(), CliError> {
     let mut stdout = std::io::stdout().lock();
     match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
         _ => Ok(()),
+    }
+}
+
+/// A noise level in (0, 1] for `--noise-levels`.
+fn parse_noise_level(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(sigma) if sigma > 0.0 && sigma <= 1.0 => Ok(sigma),
+        _ => Err(format!("expected a noise level σ in (0, 1], found `{text}`")),
     }
 }
 

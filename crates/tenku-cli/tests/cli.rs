@@ -136,6 +136,35 @@ fn reconstruction_with_latent_noise_scores_the_noisy_decode() {
 }
 
 #[test]
+fn denoising_reports_each_noise_level_asked_for() {
+    let cache = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tenku"))
+        .args(["eval", "shapes", "--denoise", "--noise-levels", "0.5,1", "--prompts", "2", "--json", "-q"])
+        .env("XDG_CACHE_HOME", cache.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["clips"], 2);
+    assert_eq!(report["task"], "text_to_video");
+    let sigmas: Vec<f64> =
+        report["levels"].as_array().unwrap().iter().map(|l| l["sigma"].as_f64().unwrap()).collect();
+    assert_eq!(sigmas, [0.5, 1.0]);
+
+    let cases: [(&[&str], &str); 3] = [
+        (&["eval", "shapes", "--denoise", "--reconstruct"], "cannot be used with"),
+        (&["eval", "shapes", "--noise-levels", "0.5"], "not provided: --denoise"),
+        (&["eval", "shapes", "--denoise", "--noise-levels", "0.5,0"], "expected a noise level"),
+    ];
+    for (args, needle) in cases {
+        let out = tenku(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = one_line_error(&out);
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}
+
+#[test]
 fn a_backend_left_out_of_the_build_names_its_feature() {
     let out = tenku(&["generate", "--prompt", "a", "--device", "cuda", "-o", "x.mp4"]);
     assert_eq!(out.status.code(), Some(1));

@@ -100,16 +100,7 @@ impl<E: TextEncoder, D: Denoiser, V: VideoAutoencoder> TextToVideo<E, D, V> {
                 (Branch::Unconditional, Some(uncond)) => uncond,
                 _ => &cond,
             };
-            match &clean {
-                None => {
-                    let t = Tensor::<1>::full([x.dims()[0]], level.timestep, &x.device());
-                    self.denoiser.forward(x, Timestep::PerSample(t), conditioning)
-                }
-                Some(clean) => {
-                    let timestep = clean.timesteps(level.timestep as f32);
-                    self.denoiser.forward(clean.apply(x), timestep, conditioning)
-                }
-            }
+            self.model_output(x, level.timestep, conditioning, clean.as_ref())
         };
         let guidance: Option<Box<dyn Guidance>> =
             guided.then(|| Box::new(Cfg { scale: request.guidance }) as _);
@@ -141,6 +132,61 @@ impl<E: TextEncoder, D: Denoiser, V: VideoAutoencoder> TextToVideo<E, D, V> {
         Ok(frames)
     }
 }
+
+impl<E: TextEncoder, D: Denoiser, V: VideoAutoencoder> TextToVideo<E, D, V> {
+    /// The denoiser's raw conditional output (what [`Denoiser::prediction`] says it is; no
+    /// guidance) for normalized `latents` at noise level `sigma`: one model evaluation as a
+    /// sampler step makes it, with `request`'s prompt, and its first frames written into the
+    /// latents at timestep 0. A diagnostic of how well a model denoises at each level, apart from
+    /// any sampler; the timestep is `σ·1000`, the flow models' training scale.
+    ///
+    /// # Shapes
+    /// - `latents`: the request's latent shape, `[1, channels, latent_frames, h, w]`
+    /// - output: the same
+    pub fn predict(
+        &self,
+        request: &GenerateRequest,
+        latents: Tensor<5>,
+        sigma: f64,
+    ) -> Result<Tensor<5>, Error> {
+        request.validate(&self.geometry)?;
+        let shape = self.geometry.latent_shape(request.frames, request.height, request.width);
+        if latents.dims() != shape {
+            return Err(Error::InvalidRequest {
+                flag: "latents",
+                value: format!("of shape {:?}", latents.dims()),
+                expected: format!("shape {shape:?} for the request's frames, height and width"),
+            });
+        }
+        let conditioning =
+            Conditioning::text(self.text_encoder.encode(&[&request.prompt], request.max_sequence_length)?);
+        let clean = request.first_frames.as_ref().map(|frames| self.clean_latents(frames, shape));
+        Ok(self.model_output(latents, sigma * TRAIN_TIMESTEPS, &conditioning, clean.as_ref()))
+    }
+
+    /// One denoiser evaluation at `timestep`; clean first frames replace their latents and keep
+    /// timestep 0 (Wan2.2 TI2V's `expand_timesteps`).
+    fn model_output(
+        &self,
+        x: Tensor<5>,
+        timestep: f64,
+        conditioning: &Conditioning,
+        clean: Option<&CleanFrames>,
+    ) -> Tensor<5> {
+        match clean {
+            None => {
+                let t = Tensor::<1>::full([x.dims()[0]], timestep, &x.device());
+                self.denoiser.forward(x, Timestep::PerSample(t), conditioning)
+            }
+            Some(clean) => {
+                self.denoiser.forward(clean.apply(x), clean.timesteps(timestep as f32), conditioning)
+            }
+        }
+    }
+}
+
+/// Timesteps per unit of σ: the flow models' training scale (`num_train_timesteps`).
+const TRAIN_TIMESTEPS: f64 = 1000.0;
 
 /// Clean latent frames at the start of a clip, and how they enter the model.
 struct CleanFrames {

@@ -24,6 +24,28 @@ pub enum Task {
     Extension,
 }
 
+impl Task {
+    /// Ground-truth frames the model is given: none, the first, or `1 + temporal_factor` (two
+    /// latent frames).
+    pub fn given_frames(self, temporal_factor: usize) -> usize {
+        match self {
+            Task::TextToVideo => 0,
+            Task::ImageToVideo => 1,
+            Task::Extension => 1 + temporal_factor,
+        }
+    }
+}
+
+impl std::fmt::Display for Task {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Task::TextToVideo => "text→video",
+            Task::ImageToVideo => "image→video",
+            Task::Extension => "extension",
+        })
+    }
+}
+
 /// How clips are generated for an evaluation.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EvalOptions {
@@ -92,21 +114,11 @@ pub fn evaluate<E: TextEncoder, D: Denoiser, V: VideoAutoencoder>(
     options: &EvalOptions,
     on_clip: &mut dyn FnMut(usize, &ClipResult, &Array4<f32>),
 ) -> Result<EvalReport, EvalError> {
-    let defaults = &pipeline.defaults;
-    let world = WorldConfig {
-        frames: defaults.frames,
-        height: defaults.height,
-        width: defaults.width,
-        fps: defaults.fps,
-    };
+    let world = model_world(pipeline);
     let mut report = EvalReport::default();
     for (index, spec) in captions.iter().enumerate() {
         let seed = options.seed.wrapping_add(index as u64);
-        let given = match options.task {
-            Task::TextToVideo => 0,
-            Task::ImageToVideo => 1,
-            Task::Extension => 1 + pipeline.geometry.temporal_factor,
-        };
+        let given = options.task.given_frames(pipeline.geometry.temporal_factor);
         let first_frames = if given == 0 {
             None
         } else {
@@ -114,16 +126,13 @@ pub fn evaluate<E: TextEncoder, D: Denoiser, V: VideoAutoencoder>(
             Some(truth.slice(ndarray::s![..given, .., .., ..]).to_owned())
         };
         let request = GenerateRequest {
-            frames: world.frames,
-            height: world.height,
-            width: world.width,
             steps: options.steps,
             guidance: options.guidance,
             sampler: options.sampler,
             shift: options.shift,
             seed,
             first_frames,
-            ..defaults.request(spec.caption())
+            ..defaults_for(pipeline, &world, spec)
         };
         let frames = pipeline.generate(&request, &mut |_| {})?;
         let result = ClipResult { seed, score: score(spec, &analyze(frames.view(), &world)) };
@@ -132,6 +141,135 @@ pub fn evaluate<E: TextEncoder, D: Denoiser, V: VideoAutoencoder>(
         report.clips.push(result);
     }
     Ok(report)
+}
+
+/// The shapes world at the size and frame rate `pipeline` generates by default.
+pub fn model_world<E, D, V>(pipeline: &TextToVideo<E, D, V>) -> WorldConfig {
+    let defaults = &pipeline.defaults;
+    WorldConfig { frames: defaults.frames, height: defaults.height, width: defaults.width, fps: defaults.fps }
+}
+
+/// The model's default request for `spec`'s caption at `world`'s size.
+fn defaults_for<E, D, V>(
+    pipeline: &TextToVideo<E, D, V>,
+    world: &WorldConfig,
+    spec: &SceneSpec,
+) -> GenerateRequest {
+    GenerateRequest {
+        frames: world.frames,
+        height: world.height,
+        width: world.width,
+        ..pipeline.defaults.request(spec.caption())
+    }
+}
+
+/// How [`evaluate_denoising`] noises the ground truth.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DenoisingOptions {
+    /// Text→video, or with ground-truth first frames given clean.
+    pub task: Task,
+    /// Placement and noise seed of the first clip; clip `i` uses `seed + i`.
+    pub seed: u64,
+    /// The noise levels σ in (0, 1] to measure at.
+    pub noise_levels: Vec<f64>,
+}
+
+/// One-step denoising error at one noise level, averaged over clips, on the latent frames the
+/// model had to denoise (given clean frames are left out).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DenoisingError {
+    /// The noise level σ.
+    pub sigma: f64,
+    /// Mean squared error of the predicted flow velocity against `noise − latents`: the
+    /// training loss at this level.
+    pub velocity_mse: f64,
+    /// Mean squared error of the clean latents the prediction implies (`x_σ − σ·v`).
+    pub clean_mse: f64,
+}
+
+/// The one-step denoising error at each noise level.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DenoisingReport {
+    /// What the model was given besides the caption.
+    pub task: Task,
+    /// Clips measured.
+    pub clips: usize,
+    /// One entry per noise level, in the order asked.
+    pub levels: Vec<DenoisingError>,
+}
+
+impl DenoisingReport {
+    /// A plain-text table: one row per noise level.
+    pub fn table(&self) -> String {
+        let mut table = format!(
+            "{:<11} {:>12} {:>16}  measured on {} clips ({})\n",
+            "noise level", "velocity MSE", "clean-latent MSE", self.clips, self.task
+        );
+        for level in &self.levels {
+            table +=
+                &format!("{:<11.2} {:>12.4} {:>16.4}\n", level.sigma, level.velocity_mse, level.clean_mse);
+        }
+        table
+    }
+}
+
+/// The denoiser alone, without a sampler: each caption's ground-truth clip (placed with
+/// `seed + i`) is encoded, noised to each level with seeded noise (`x_σ = (1 − σ)·x₀ + σ·ε`),
+/// and denoised in one conditional model evaluation (no guidance). How far the implied clean
+/// latents are from the true ones shows at which noise levels a model has learned the clips' layout and motion —
+/// with the first frames given (`Task::ImageToVideo`), the rest of a clip is determined by its
+/// caption, so even σ = 1 has an exact answer. `on_clip` hears each caption's index when it is
+/// done.
+pub fn evaluate_denoising<E: TextEncoder, D: Denoiser, V: VideoAutoencoder>(
+    pipeline: &TextToVideo<E, D, V>,
+    captions: &[SceneSpec],
+    options: &DenoisingOptions,
+    on_clip: &mut dyn FnMut(usize),
+) -> Result<DenoisingReport, EvalError> {
+    let world = model_world(pipeline);
+    let geometry = &pipeline.geometry;
+    let given = options.task.given_frames(geometry.temporal_factor);
+    let clean_latent_frames = if given == 0 { 0 } else { 1 + (given - 1) / geometry.temporal_factor };
+    let prediction = pipeline.denoiser.prediction();
+    let mut sums = vec![(0.0f64, 0.0f64); options.noise_levels.len()];
+    for (index, spec) in captions.iter().enumerate() {
+        let seed = options.seed.wrapping_add(index as u64);
+        let truth = Scene::place(spec.clone(), world, seed)?.render();
+        let x0 = pipeline.vae.encode(frames_to_pixels(truth.view(), &pipeline.device));
+        let shape = x0.shape();
+        let noise = SeededNoise::new(seed).values(shape.num_elements());
+        let noise = Tensor::<5>::from_data(TensorData::new(noise, shape), &pipeline.device);
+        let first_frames = (given > 0).then(|| truth.slice(ndarray::s![..given, .., .., ..]).to_owned());
+        let request = GenerateRequest { seed, first_frames, ..defaults_for(pipeline, &world, spec) };
+        let denoised = |t: Tensor<5>| {
+            let frames = t.dims()[2];
+            t.narrow(2, clean_latent_frames, frames - clean_latent_frames)
+        };
+        for (sigma, sum) in options.noise_levels.iter().zip(&mut sums) {
+            let x_t = x0.clone() * (1.0 - sigma) + noise.clone() * *sigma;
+            let output = pipeline.predict(&request, x_t.clone(), *sigma)?;
+            let clean = prediction.to_x0(output, x_t.clone(), 1.0 - sigma, *sigma);
+            let velocity = (x_t - clean.clone()) / *sigma;
+            let mse = |a: Tensor<5>, b: Tensor<5>| {
+                f64::from(denoised(a - b).powi_scalar(2).mean().into_scalar::<f32>())
+            };
+            sum.0 += mse(velocity, noise.clone() - x0.clone());
+            sum.1 += mse(clean, x0.clone());
+        }
+        on_clip(index);
+    }
+    let clips = captions.len();
+    let levels = options
+        .noise_levels
+        .iter()
+        .zip(sums)
+        .map(|(&sigma, (velocity, clean))| DenoisingError {
+            sigma,
+            velocity_mse: velocity / clips.max(1) as f64,
+            clean_mse: clean / clips.max(1) as f64,
+        })
+        .collect();
+    Ok(DenoisingReport { task: options.task, clips, levels })
 }
 
 /// Why an evaluation stopped.
