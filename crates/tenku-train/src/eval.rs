@@ -132,7 +132,7 @@ pub fn evaluate<E: TextEncoder, D: Denoiser, V: VideoAutoencoder>(
             shift: options.shift,
             seed,
             first_frames,
-            ..defaults_for(pipeline, &world, spec)
+            ..pipeline.defaults.request(spec.caption())
         };
         let frames = pipeline.generate(&request, &mut |_| {})?;
         let result = ClipResult { seed, score: score(spec, &analyze(frames.view(), &world)) };
@@ -147,20 +147,6 @@ pub fn evaluate<E: TextEncoder, D: Denoiser, V: VideoAutoencoder>(
 pub fn model_world<E, D, V>(pipeline: &TextToVideo<E, D, V>) -> WorldConfig {
     let defaults = &pipeline.defaults;
     WorldConfig { frames: defaults.frames, height: defaults.height, width: defaults.width, fps: defaults.fps }
-}
-
-/// The model's default request for `spec`'s caption at `world`'s size.
-fn defaults_for<E, D, V>(
-    pipeline: &TextToVideo<E, D, V>,
-    world: &WorldConfig,
-    spec: &SceneSpec,
-) -> GenerateRequest {
-    GenerateRequest {
-        frames: world.frames,
-        height: world.height,
-        width: world.width,
-        ..pipeline.defaults.request(spec.caption())
-    }
 }
 
 /// How [`evaluate_denoising`] noises the ground truth.
@@ -240,7 +226,7 @@ pub fn evaluate_denoising<E: TextEncoder, D: Denoiser, V: VideoAutoencoder>(
         let noise = SeededNoise::new(seed).values(shape.num_elements());
         let noise = Tensor::<5>::from_data(TensorData::new(noise, shape), &pipeline.device);
         let first_frames = (given > 0).then(|| truth.slice(ndarray::s![..given, .., .., ..]).to_owned());
-        let request = GenerateRequest { seed, first_frames, ..defaults_for(pipeline, &world, spec) };
+        let request = GenerateRequest { seed, first_frames, ..pipeline.defaults.request(spec.caption()) };
         let denoised = |t: Tensor<5>| {
             let frames = t.dims()[2];
             t.narrow(2, clean_latent_frames, frames - clean_latent_frames)
