@@ -131,27 +131,24 @@ impl<E: TextEncoder, D: Denoiser, V: VideoAutoencoder> TextToVideo<E, D, V> {
         });
         Ok(frames)
     }
-}
 
-impl<E: TextEncoder, D: Denoiser, V: VideoAutoencoder> TextToVideo<E, D, V> {
-    /// The denoiser's raw conditional output (what [`Denoiser::prediction`] says it is; no
-    /// guidance) for normalized `latents` at noise level `sigma`: one model evaluation as a
-    /// sampler step makes it, with `request`'s prompt, and its first frames written into the
-    /// latents at timestep 0. A diagnostic of how well a model denoises at each level, apart from
-    /// any sampler; the timestep is `σ·1000`, the flow models' training scale.
+    /// The denoiser's raw conditional outputs (what [`Denoiser::prediction`] says they are; no
+    /// guidance), one model evaluation per `(latents, σ)` of `noisy`, each as a sampler step
+    /// makes it: `request`'s prompt, and its first frames written into the latents at timestep 0
+    /// (both encoded once for all). A diagnostic of how well a model denoises at each level,
+    /// apart from any sampler; the timestep is `σ·1000`, the flow models' training scale.
     ///
     /// # Shapes
-    /// - `latents`: the request's latent shape, `[1, channels, latent_frames, h, w]`
-    /// - output: the same
+    /// - each `latents`: normalized, the request's latent shape `[1, channels, latent_frames, h, w]`
+    /// - each output: the same
     pub fn predict(
         &self,
         request: &GenerateRequest,
-        latents: Tensor<5>,
-        sigma: f64,
-    ) -> Result<Tensor<5>, Error> {
+        noisy: &[(Tensor<5>, f64)],
+    ) -> Result<Vec<Tensor<5>>, Error> {
         request.validate(&self.geometry)?;
         let shape = self.geometry.latent_shape(request.frames, request.height, request.width);
-        if latents.dims() != shape {
+        if let Some((latents, _)) = noisy.iter().find(|(latents, _)| latents.dims() != shape) {
             return Err(Error::InvalidRequest {
                 flag: "latents",
                 value: format!("of shape {:?}", latents.dims()),
@@ -161,7 +158,12 @@ impl<E: TextEncoder, D: Denoiser, V: VideoAutoencoder> TextToVideo<E, D, V> {
         let conditioning =
             Conditioning::text(self.text_encoder.encode(&[&request.prompt], request.max_sequence_length)?);
         let clean = request.first_frames.as_ref().map(|frames| self.clean_latents(frames, shape));
-        Ok(self.model_output(latents, sigma * TRAIN_TIMESTEPS, &conditioning, clean.as_ref()))
+        Ok(noisy
+            .iter()
+            .map(|(latents, sigma)| {
+                self.model_output(latents.clone(), sigma * TRAIN_TIMESTEPS, &conditioning, clean.as_ref())
+            })
+            .collect())
     }
 
     /// One denoiser evaluation at `timestep`; clean first frames replace their latents and keep

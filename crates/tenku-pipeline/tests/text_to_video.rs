@@ -178,12 +178,17 @@ fn one_prediction_is_the_conditional_model_output_with_clean_first_frames() {
     let image = ndarray::Array4::<f32>::zeros((1, 16, 32, 3));
     let with_image = GenerateRequest { first_frames: Some(image), ..request() };
     // The stand-in denoiser checks that the first latent frame is the encoded image at timestep 0.
-    let output = pipeline.predict(&with_image, Tensor::zeros(shape, &Device::flex()), 0.5).unwrap();
-    assert_eq!(output.dims(), shape);
-    let values = output.into_data().try_into_vec::<f32>().unwrap();
-    // The prompt's branch alone (0.5), not the guided mix a sampler step would use (1.0).
-    assert!(values.iter().all(|&v| v == 0.5), "{:?}", &values[..3]);
+    let zeros = Tensor::<5>::zeros(shape, &Device::flex());
+    let outputs = pipeline.predict(&with_image, &[(zeros.clone(), 0.5), (zeros.clone(), 1.0)]).unwrap();
+    assert_eq!(outputs.len(), 2, "one output per noisy latent");
+    for output in outputs {
+        assert_eq!(output.dims(), shape);
+        let values = output.into_data().try_into_vec::<f32>().unwrap();
+        // The prompt's branch alone (0.5), not the guided mix a sampler step would use (1.0).
+        assert!(values.iter().all(|&v| v == 0.5), "{:?}", &values[..3]);
+    }
 
-    let err = pipeline.predict(&request(), Tensor::zeros([1, 3, 2, 2, 2], &Device::flex()), 0.5).unwrap_err();
+    let wrong = Tensor::zeros([1, 3, 2, 2, 2], &Device::flex());
+    let err = pipeline.predict(&request(), &[(zeros, 0.5), (wrong, 0.5)]).unwrap_err();
     assert!(matches!(err, Error::InvalidRequest { flag: "latents", .. }), "{err}");
 }

@@ -27,9 +27,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (mut predicted, mut truth) = (0.0f64, 0.0f64);
     for (i, spec) in random_captions(captions, 0).into_iter().enumerate() {
         let seed = i as u64;
-        let placements = [1000, 2000].map(|offset| Scene::place(spec.clone(), world, offset + seed));
-        let [a, b] = placements.map(|scene| scene.map(|s| s.render()));
-        let (a, b) = (a?, b?);
+        let place =
+            |offset: u64| Scene::place(spec.clone(), world, offset + seed).map(|scene| scene.render());
+        let (a, b) = (place(1000)?, place(2000)?);
         let encode = |clip: &Array4<f32>| pipeline.vae.encode(frames_to_pixels(clip.view(), &device));
         let shape = encode(&a).shape();
         let noise = SeededNoise::new(seed).values(shape.num_elements());
@@ -39,7 +39,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 first_frames: Some(clip.slice(s![..1, .., .., ..]).to_owned()),
                 ..pipeline.defaults.request(spec.caption())
             };
-            let output = pipeline.predict(&request, noise.clone(), 1.0)?;
+            let output = pipeline.predict(&request, &[(noise.clone(), 1.0)])?.remove(0);
             Ok(pipeline.denoiser.prediction().to_x0(output, noise.clone(), 0.0, 1.0))
         };
         let later = |t: Tensor<5>| {

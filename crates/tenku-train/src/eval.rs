@@ -202,20 +202,24 @@ impl DenoisingReport {
 /// The denoiser alone, without a sampler: each caption's ground-truth clip (placed with
 /// `seed + i`) is encoded, noised to each level with seeded noise (`x_σ = (1 − σ)·x₀ + σ·ε`),
 /// and denoised in one conditional model evaluation (no guidance). How far the implied clean
-/// latents are from the true ones shows at which noise levels a model has learned the clips' layout and motion —
-/// with the first frames given (`Task::ImageToVideo`), the rest of a clip is determined by its
-/// caption, so even σ = 1 has an exact answer. `on_clip` hears each caption's index when it is
-/// done.
+/// latents are from the true ones shows at which noise levels a model has learned the clips'
+/// layout and motion — with the first frames given (`Task::ImageToVideo`), the rest of a clip
+/// is determined by its caption, so even σ = 1 has an exact answer. `on_clip` hears each
+/// caption's index when it is done. A noise level outside (0, 1] is an error.
 pub fn evaluate_denoising<E: TextEncoder, D: Denoiser, V: VideoAutoencoder>(
     pipeline: &TextToVideo<E, D, V>,
     captions: &[SceneSpec],
     options: &DenoisingOptions,
     on_clip: &mut dyn FnMut(usize),
 ) -> Result<DenoisingReport, EvalError> {
+    if let Some(&sigma) = options.noise_levels.iter().find(|&&sigma| !(sigma > 0.0 && sigma <= 1.0)) {
+        return Err(EvalError::NoiseLevel(sigma));
+    }
     let world = model_world(pipeline);
     let geometry = &pipeline.geometry;
     let given = options.task.given_frames(geometry.temporal_factor);
-    let clean_latent_frames = if given == 0 { 0 } else { 1 + (given - 1) / geometry.temporal_factor };
+    let clean_latent_frames =
+        if given == 0 { 0 } else { geometry.latent_shape(given, world.height, world.width)[2] };
     let prediction = pipeline.denoiser.prediction();
     let mut sums = vec![(0.0f64, 0.0f64); options.noise_levels.len()];
     for (index, spec) in captions.iter().enumerate() {
@@ -231,11 +235,15 @@ pub fn evaluate_denoising<E: TextEncoder, D: Denoiser, V: VideoAutoencoder>(
             let frames = t.dims()[2];
             t.narrow(2, clean_latent_frames, frames - clean_latent_frames)
         };
-        for (sigma, sum) in options.noise_levels.iter().zip(&mut sums) {
-            let x_t = x0.clone() * (1.0 - sigma) + noise.clone() * *sigma;
-            let output = pipeline.predict(&request, x_t.clone(), *sigma)?;
-            let clean = prediction.to_x0(output, x_t.clone(), 1.0 - sigma, *sigma);
-            let velocity = (x_t - clean.clone()) / *sigma;
+        let noisy: Vec<(Tensor<5>, f64)> = options
+            .noise_levels
+            .iter()
+            .map(|&sigma| (x0.clone() * (1.0 - sigma) + noise.clone() * sigma, sigma))
+            .collect();
+        let outputs = pipeline.predict(&request, &noisy)?;
+        for (((x_t, sigma), output), sum) in noisy.into_iter().zip(outputs).zip(&mut sums) {
+            let clean = prediction.to_x0(output, x_t.clone(), 1.0 - sigma, sigma);
+            let velocity = (x_t - clean.clone()) / sigma;
             let mse = |a: Tensor<5>, b: Tensor<5>| {
                 f64::from(denoised(a - b).powi_scalar(2).mean().into_scalar::<f32>())
             };
@@ -267,6 +275,9 @@ pub enum EvalError {
     /// A caption's ground truth could not be placed in the model's world size.
     #[error(transparent)]
     Place(#[from] tenku_shapes::PlaceError),
+    /// A noise level to measure denoising at lies outside (0, 1].
+    #[error("noise level σ = {0}: expected a value in (0, 1]")]
+    NoiseLevel(f64),
 }
 
 /// The autoencoder alone: renders each caption's ground-truth clip (placed with `seed + i`),

@@ -104,4 +104,10 @@ fn the_shipped_model_denoises_in_one_step_far_better_than_predicting_nothing() {
     // At σ = 1 the input is pure noise, and x₀ = x₁ − v makes both errors one number.
     let pure = &levels[2];
     assert!((pure.clean_mse - pure.velocity_mse).abs() < 1e-4 * pure.velocity_mse, "{pure:?}");
+
+    for sigma in [0.0, 1.5, f64::NAN] {
+        let options = DenoisingOptions { noise_levels: vec![0.5, sigma], ..options.clone() };
+        let err = evaluate_denoising(&pipeline, &captions, &options, &mut |_| {}).unwrap_err();
+        assert!(err.to_string().contains("expected a value in (0, 1]"), "{err}");
+    }
 }
