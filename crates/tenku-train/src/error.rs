@@ -48,6 +48,12 @@ pub enum Error {
         /// The file's checksum now.
         found: String,
     },
+    /// A run directory has no checkpoint to export.
+    #[error("no checkpoint in {path}: the run has not written one yet")]
+    NoCheckpoint {
+        /// The run's checkpoint folder.
+        path: PathBuf,
+    },
     /// A checkpoint could not be decoded.
     #[error("cannot read checkpoint {path}: {reason}")]
     UnreadableCheckpoint {

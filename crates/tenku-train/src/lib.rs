@@ -38,4 +38,6 @@ pub use checkpoint::{Checkpoint, CheckpointState, Stage, load as load_checkpoint
 pub use data::{ClipBatch, Window, clip_batch, rng_for, streams};
 pub use error::{Error, Result};
 pub use recipe::{Recipe, StageConfig};
-pub use train::{Event, MODEL_DIR, Outcome, Progress, TextToVideoModel, TrainOptions, train};
+pub use train::{
+    Event, MODEL_DIR, Outcome, Progress, Snapshot, TextToVideoModel, TrainOptions, export_snapshot, train,
+};

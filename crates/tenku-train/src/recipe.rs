@@ -59,6 +59,12 @@ pub struct Recipe {
     /// background's (a few percent of a clip, as in the VAE stage). Absent in older recipes: 1.
     #[serde(default = "one", skip_serializing_if = "is_unit")]
     pub denoiser_object_weight: f32,
+    /// Factor on the transformer's initial self-attention logits: the gammas of every block's
+    /// query and key RMSNorms start at its square root instead of 1, so attention starts
+    /// sharper and RoPE's relative positions weigh more in it (docs/shapes.md). The saved
+    /// weights are ordinary Wan weights. Absent in older recipes: 1.
+    #[serde(default = "one", skip_serializing_if = "is_unit")]
+    pub denoiser_attention_gain: f32,
     /// Probability that a training caption is replaced by the empty prompt (for guidance).
     pub caption_dropout: f32,
     /// How often each task is drawn: text→video, image→video (first latent frame clean),
@@ -150,6 +156,7 @@ impl Recipe {
             },
             noise_draws: 8,
             denoiser_object_weight: 1.0,
+            denoiser_attention_gain: 1.0,
             caption_dropout: 0.1,
             task_weights: [0.6, 0.2, 0.2],
             checkpoint_every_secs: 180,
@@ -192,6 +199,7 @@ impl Recipe {
             denoiser_stage: stage(3),
             noise_draws: 2,
             denoiser_object_weight: 2.0,
+            denoiser_attention_gain: 2.0,
             caption_dropout: 0.5,
             task_weights: [1.0, 1.0, 1.0],
             checkpoint_every_secs: 0,
@@ -263,14 +271,13 @@ impl Recipe {
         {
             return Err(format!("task_weights {:?} must be non-negative, not all zero", self.task_weights));
         }
-        if !(self.denoiser_object_weight.is_finite() && self.denoiser_object_weight > 0.0) {
-            return Err(format!(
-                "denoiser_object_weight {} must be a positive number",
-                self.denoiser_object_weight
-            ));
-        }
-        if !(self.vae_latent_gain.is_finite() && self.vae_latent_gain > 0.0) {
-            return Err(format!("vae_latent_gain {} must be a positive number", self.vae_latent_gain));
+        let factors = [
+            ("denoiser_object_weight", self.denoiser_object_weight),
+            ("denoiser_attention_gain", self.denoiser_attention_gain),
+            ("vae_latent_gain", self.vae_latent_gain),
+        ];
+        if let Some((name, value)) = factors.into_iter().find(|(_, v)| !(v.is_finite() && *v > 0.0)) {
+            return Err(format!("{name} {value} must be a positive number"));
         }
         if let Some(gain) = self.vae_decoder_gain.filter(|g| !(g.is_finite() && *g > 0.0)) {
             return Err(format!("vae_decoder_gain {gain} must be a positive number"));
@@ -292,7 +299,8 @@ fn is_unit(weight: &f32) -> bool {
     *weight == 1.0
 }
 
-/// The gain or weight older recipes lack (`vae_latent_gain`, `denoiser_object_weight`): 1.
+/// The gain or weight older recipes lack (`vae_latent_gain`, `denoiser_object_weight`,
+/// `denoiser_attention_gain`): 1.
 fn one() -> f32 {
     1.0
 }
@@ -432,6 +440,16 @@ mod tests {
         assert_eq!(recipe.denoiser_object_weight, 1.0);
         recipe.denoiser_object_weight = 0.0;
         assert!(recipe.validate().unwrap_err().contains("denoiser_object_weight 0"));
+    }
+
+    #[test]
+    fn an_attention_gain_is_optional_and_must_be_positive() {
+        let json = serde_json::to_value(Recipe::shapes_default()).unwrap();
+        assert!(json.get("denoiser_attention_gain").is_none(), "a unit gain is not written");
+        let mut recipe: Recipe = serde_json::from_value(json).unwrap();
+        assert_eq!(recipe.denoiser_attention_gain, 1.0);
+        recipe.denoiser_attention_gain = f32::NAN;
+        assert!(recipe.validate().unwrap_err().contains("denoiser_attention_gain NaN"));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! together, then the diffusers directory.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{Mutex, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
 use burn::module::{Module, Param};
@@ -123,8 +123,8 @@ pub fn train(
     if !vae_dir.join("config.json").is_file() {
         let resume = latest.take().filter(|c| c.state.stage == Stage::Vae);
         let ad = device.clone().autodiff();
-        ad.seed(recipe.seed);
-        let vae = with_latent_gain(materialized(recipe.vae.init(&ad)), recipe.latent_gains());
+        let vae =
+            with_latent_gain(seeded_init(&ad, recipe.seed, || recipe.vae.init(&ad)), recipe.latent_gains());
         let mut vae_step = |vae: &WanVae, step: usize| vae_loss(vae, recipe, step, &ad);
         let Some(vae) = runner.run(Stage::Vae, &recipe.vae_stage, vae, resume, &mut vae_step)? else {
             return Ok(stopped(&checkpoints));
@@ -136,13 +136,15 @@ pub fn train(
     let tokenizer = PromptTokenizer::from_file(tokenizer_dir.join("tokenizer.json"))?;
     let resume = latest.filter(|c| c.state.stage == Stage::Denoiser);
     let ad = device.clone().autodiff();
-    ad.seed(recipe.seed.wrapping_add(1));
-    let mut transformer = recipe.transformer.init(&ad);
-    // DiT practice: a zero output layer, so the untrained model predicts zero velocity.
-    let proj_out = &mut transformer.proj_out;
-    proj_out.weight = Param::from_tensor(Tensor::zeros(proj_out.weight.dims(), &ad));
-    proj_out.bias = proj_out.bias.take().map(|b| Param::from_tensor(Tensor::zeros(b.dims(), &ad)));
-    let model = materialized(TextToVideoModel { text_encoder: recipe.text_encoder.init(&ad), transformer });
+    let model = seeded_init(&ad, recipe.seed.wrapping_add(1), || {
+        let mut transformer =
+            with_attention_gain(recipe.transformer.init(&ad), recipe.denoiser_attention_gain);
+        // DiT practice: a zero output layer, so the untrained model predicts zero velocity.
+        let proj_out = &mut transformer.proj_out;
+        proj_out.weight = Param::from_tensor(Tensor::zeros(proj_out.weight.dims(), &ad));
+        proj_out.bias = proj_out.bias.take().map(|b| Param::from_tensor(Tensor::zeros(b.dims(), &ad)));
+        TextToVideoModel { text_encoder: recipe.text_encoder.init(&ad), transformer }
+    });
     let first_step = resume.as_ref().map_or(0, |checkpoint| checkpoint.state.step);
     let trained = std::thread::scope(|scope| {
         // The frozen VAE encodes the next step's clips on a second thread while this one
@@ -170,6 +172,18 @@ pub fn train(
     Ok(Outcome::Finished(model_dir))
 }
 
+/// Turns of the runs in this process at the device's global random generator.
+static INIT_TURN: Mutex<()> = Mutex::new(());
+
+/// `init()` with its parameters drawn after seeding `device` with `seed`. Parameter
+/// initialization draws from the device's global generator, so runs in one process (tests run
+/// in threads) take turns at seeding and drawing; each then gets the values its seed gives.
+fn seeded_init<M: Module>(device: &Device, seed: u64, init: impl FnOnce() -> M) -> M {
+    let _turn = INIT_TURN.lock().unwrap_or_else(PoisonError::into_inner);
+    device.seed(seed);
+    materialized(init())
+}
+
 /// Draws every lazily initialized parameter now, in module order, so the values depend on the
 /// seed alone and not on which operation first touches a parameter.
 fn materialized<M: Module>(module: M) -> M {
@@ -184,6 +198,20 @@ fn with_latent_gain(mut vae: WanVae, (encoder_gain, decoder_gain): (f32, f32)) -
         conv.weight = Param::from_tensor((conv.weight.val() * gain).detach());
     }
     vae
+}
+
+/// `transformer` with every block's self-attention query and key norm gammas multiplied by
+/// `√gain`, which multiplies its attention logits by `gain` (unchanged at 1).
+fn with_attention_gain(mut transformer: WanTransformer, gain: f32) -> WanTransformer {
+    if gain == 1.0 {
+        return transformer;
+    }
+    for block in &mut transformer.blocks {
+        for norm in [&mut block.attn1.norm_q, &mut block.attn1.norm_k] {
+            norm.gamma = Param::from_tensor((norm.gamma.val() * gain.sqrt()).detach());
+        }
+    }
+    transformer
 }
 
 /// Writes `out/recipe.json`, or checks that the one there is `recipe`.
@@ -239,18 +267,14 @@ impl StageRunner<'_> {
             .init();
         let (mut step, mut loss_ema) = (0, None);
         if let Some(mut checkpoint) = resume {
-            let unreadable = |file: &str, reason: String| Error::UnreadableCheckpoint {
-                path: checkpoint.dir.join(file),
-                reason,
-            };
-            let model_bytes = checkpoint.files.remove(MODEL_FILE).unwrap_or_default();
-            let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(model_bytes))
-                .map_err(|e| unreadable(MODEL_FILE, e.to_string()))?;
-            model = model.try_load_record(record).map_err(|e| unreadable(MODEL_FILE, e.to_string()))?;
+            model = load_module(model, &mut checkpoint)?;
             let optimizer_bytes = checkpoint.files.remove(OPTIMIZER_FILE).unwrap_or_default();
-            optimizer = optimizer
-                .from_bytes(Bytes::from_bytes_vec(optimizer_bytes))
-                .map_err(|e| unreadable(OPTIMIZER_FILE, e.to_string()))?;
+            optimizer = optimizer.from_bytes(Bytes::from_bytes_vec(optimizer_bytes)).map_err(|e| {
+                Error::UnreadableCheckpoint {
+                    path: checkpoint.dir.join(OPTIMIZER_FILE),
+                    reason: e.to_string(),
+                }
+            })?;
             (step, loss_ema) = (checkpoint.state.step, checkpoint.state.loss_ema);
         }
         let every = Duration::from_secs(self.recipe.checkpoint_every_secs);
@@ -295,6 +319,16 @@ impl StageRunner<'_> {
         (self.on_event)(Event::StageDone(stage));
         Ok(Some(model))
     }
+}
+
+/// `model` with the weights of `checkpoint`'s module record (taken out of its files).
+fn load_module<M: Module>(model: M, checkpoint: &mut Checkpoint) -> Result<M> {
+    let unreadable =
+        |reason: String| Error::UnreadableCheckpoint { path: checkpoint.dir.join(MODEL_FILE), reason };
+    let bytes = checkpoint.files.remove(MODEL_FILE).unwrap_or_default();
+    let record =
+        ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(|e| unreadable(e.to_string()))?;
+    model.try_load_record(record).map_err(|e| unreadable(e.to_string()))
 }
 
 fn record_bytes(bytes: std::result::Result<Bytes, burn::store::RecordError>) -> Result<Vec<u8>> {
@@ -358,35 +392,30 @@ fn latent_mask(mask: Tensor<5>, temporal: usize, spatial: usize) -> Tensor<5> {
 /// Saves the trained VAE with the latent statistics of `recipe.stats_clips` encoded clips into
 /// `vae_dir` (through a temporary folder, renamed when complete).
 fn export_vae(vae: &WanVae, vae_dir: &Path, recipe: &Recipe, device: &Device) -> Result<()> {
-    let temp = vae_dir.with_extension("tmp");
-    vae.save(&temp)?;
-    let vae = WanVae::load(&temp, device)?;
-    let z = recipe.vae.z_dim;
-    let (mut sum, mut sum_sq, mut count) = (vec![0f64; z], vec![0f64; z], 0usize);
-    let world = &recipe.world;
-    for step in 0..recipe.stats_clips {
-        let batch = clip_batch((recipe.seed, streams::STATS, step), 1, world, Window::whole(world), device)?;
-        let mean = vae.encode_mean(batch.pixels);
-        let per_channel = mean.dims()[2..].iter().product::<usize>();
-        let values: Vec<f32> = mean.into_data().try_into_vec::<f32>().expect("f32 latents");
-        for (i, chunk) in values.chunks(per_channel).enumerate() {
-            sum[i % z] += chunk.iter().map(|&v| f64::from(v)).sum::<f64>();
-            sum_sq[i % z] += chunk.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>();
+    replace_dir(vae_dir, &|temp| {
+        vae.save(temp)?;
+        let vae = WanVae::load(temp, device)?;
+        let z = recipe.vae.z_dim;
+        let (mut sum, mut sum_sq, mut count) = (vec![0f64; z], vec![0f64; z], 0usize);
+        let world = &recipe.world;
+        for step in 0..recipe.stats_clips {
+            let batch =
+                clip_batch((recipe.seed, streams::STATS, step), 1, world, Window::whole(world), device)?;
+            let mean = vae.encode_mean(batch.pixels);
+            let per_channel = mean.dims()[2..].iter().product::<usize>();
+            let values: Vec<f32> = mean.into_data().try_into_vec::<f32>().expect("f32 latents");
+            for (i, chunk) in values.chunks(per_channel).enumerate() {
+                sum[i % z] += chunk.iter().map(|&v| f64::from(v)).sum::<f64>();
+                sum_sq[i % z] += chunk.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>();
+            }
+            count += per_channel;
         }
-        count += per_channel;
-    }
-    let n = count as f64;
-    let mean: Vec<f32> = sum.iter().map(|s| (s / n) as f32).collect();
-    let variance = |i: usize| (sum_sq[i] / n - (sum[i] / n).powi(2)).max(1e-8);
-    let std: Vec<f32> = (0..z).map(|i| variance(i).sqrt() as f32).collect();
-    vae.with_latent_stats(mean, std).save(&temp)?;
-    if vae_dir.exists() {
-        std::fs::remove_dir_all(vae_dir)
-            .map_err(|source| tenku_core::Error::Io { path: vae_dir.to_owned(), source })?;
-    }
-    std::fs::rename(&temp, vae_dir)
-        .map_err(|source| tenku_core::Error::Io { path: vae_dir.to_owned(), source })?;
-    Ok(())
+        let n = count as f64;
+        let mean: Vec<f32> = sum.iter().map(|s| (s / n) as f32).collect();
+        let variance = |i: usize| (sum_sq[i] / n - (sum[i] / n).powi(2)).max(1e-8);
+        let std: Vec<f32> = (0..z).map(|i| variance(i).sqrt() as f32).collect();
+        Ok(vae.with_latent_stats(mean, std).save(temp)?)
+    })
 }
 
 /// One denoiser step's clips, encoded by the frozen VAE.
@@ -509,17 +538,7 @@ fn clean_frames(rng: &mut impl Rng, weights: &[f32; 3], frames: usize) -> usize 
 /// Writes the text encoder, transformer, scheduler and `model_index.json` beside the tokenizer
 /// and VAE already in `model_dir`.
 fn export_rest(model: &TextToVideoModel, model_dir: &Path, recipe: &Recipe) -> Result<()> {
-    let replace = |name: &str, write: &dyn Fn(&Path) -> Result<()>| -> Result<()> {
-        let dir = model_dir.join(name);
-        let temp = model_dir.join(format!("{name}.tmp"));
-        write(&temp)?;
-        let io = |source| tenku_core::Error::Io { path: dir.clone(), source };
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir).map_err(io)?;
-        }
-        std::fs::rename(&temp, &dir).map_err(|source| tenku_core::Error::Io { path: dir.clone(), source })?;
-        Ok(())
-    };
+    let replace = |name: &str, write: &dyn Fn(&Path) -> Result<()>| replace_dir(&model_dir.join(name), write);
     replace("text_encoder", &|dir| Ok(model.text_encoder.save(dir)?))?;
     replace("transformer", &|dir| Ok(model.transformer.save(dir)?))?;
     replace("scheduler", &|dir| {
@@ -560,6 +579,85 @@ fn export_rest(model: &TextToVideoModel, model_dir: &Path, recipe: &Recipe) -> R
     write_json(&model_dir.join("model_index.json"), &index)
 }
 
+/// Replaces the folder `dir` by what `write` puts into a temporary folder beside it, so `dir` is
+/// never left half-written.
+fn replace_dir(dir: &Path, write: &dyn Fn(&Path) -> Result<()>) -> Result<()> {
+    let temp = dir.with_extension("tmp");
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| tenku_core::Error::Io { path, source }
+    };
+    if temp.exists() {
+        std::fs::remove_dir_all(&temp).map_err(io(&temp))?;
+    }
+    write(&temp)?;
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(io(dir))?;
+    }
+    std::fs::rename(&temp, dir).map_err(io(dir))?;
+    Ok(())
+}
+
+/// The stage and step of the checkpoint [`export_snapshot`] wrote a model from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The stage the checkpoint was written in.
+    pub stage: Stage,
+    /// Its optimizer steps done.
+    pub step: usize,
+}
+
+/// Writes the model of the latest checkpoint of the run in `run` into `out`, to measure a run
+/// before it finishes (the last checkpoint of a finished run gives the run's own model).
+///
+/// From the VAE stage, `out` gets a `vae/` folder alone, its latent statistics 0 and 1
+/// (reconstruction does not use them); from the denoiser stage, a whole diffusers directory
+/// with the run's tokenizer and VAE, which `tenku generate --model` and `tenku eval` load.
+/// Each folder is written beside its place and renamed into it.
+///
+/// Fails when `run` has no recipe or no checkpoint, or the checkpoint is corrupt.
+pub fn export_snapshot(run: &Path, out: &Path, device: &Device) -> Result<Snapshot> {
+    let recipe = Recipe::from_file(&run.join("recipe.json"))?;
+    let checkpoints = run.join("checkpoints");
+    let mut checkpoint =
+        checkpoint::load_latest(&checkpoints)?.ok_or(Error::NoCheckpoint { path: checkpoints })?;
+    let snapshot = Snapshot { stage: checkpoint.state.stage, step: checkpoint.state.step };
+    std::fs::create_dir_all(out).map_err(|source| tenku_core::Error::Io { path: out.to_owned(), source })?;
+    if snapshot.stage == Stage::Vae {
+        let vae = load_module(recipe.vae.init(device), &mut checkpoint)?;
+        replace_dir(&out.join("vae"), &|dir| Ok(vae.save(dir)?))?;
+        return Ok(snapshot);
+    }
+    let untrained = TextToVideoModel {
+        text_encoder: recipe.text_encoder.init(device),
+        transformer: recipe.transformer.init(device),
+    };
+    let model = load_module(untrained, &mut checkpoint)?;
+    for component in ["tokenizer", "vae"] {
+        let source = run.join(MODEL_DIR).join(component);
+        replace_dir(&out.join(component), &|dir| copy_files(&source, dir))?;
+    }
+    export_rest(&model, out, &recipe)?;
+    Ok(snapshot)
+}
+
+/// Copies the files of the folder `from` (not its subfolders) into a new folder `to`.
+fn copy_files(from: &Path, to: &Path) -> Result<()> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| tenku_core::Error::Io { path, source }
+    };
+    std::fs::create_dir_all(to).map_err(io(to))?;
+    for entry in std::fs::read_dir(from).map_err(io(from))? {
+        let path = entry.map_err(io(from))?.path();
+        if path.is_file() {
+            let target = to.join(path.file_name().expect("a listed file has a name"));
+            std::fs::copy(&path, &target).map_err(io(&path))?;
+        }
+    }
+    Ok(())
+}
+
 fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
     let text = serde_json::to_string_pretty(value).expect("a JSON value serializes");
     Ok(write_file_atomic(path, format!("{text}\n").as_bytes())?)
@@ -596,6 +694,24 @@ mod tests {
     }
 
     /// Each gain scales exactly its latent conv, and the scaled weights still train.
+    #[test]
+    fn the_attention_gain_scales_the_self_attention_logits() {
+        let device = Device::flex();
+        let config = Recipe::tiny().transformer;
+        let plain = config.init(&device);
+        let sharp = with_attention_gain(plain.clone(), 4.0);
+        for (plain, sharp) in plain.blocks.iter().zip(&sharp.blocks) {
+            for (a, b) in
+                [(&plain.attn1.norm_q, &sharp.attn1.norm_q), (&plain.attn1.norm_k, &sharp.attn1.norm_k)]
+            {
+                let ratio = (b.gamma.val() / a.gamma.val()).into_data().try_to_vec::<f32>().unwrap();
+                assert!(ratio.iter().all(|r| (r - 2.0).abs() < 1e-6), "{ratio:?}");
+            }
+            let cross = (sharp.attn2.norm_q.gamma.val() - plain.attn2.norm_q.gamma.val()).abs().max();
+            assert_eq!(cross.into_scalar::<f32>(), 0.0, "cross-attention keeps its gammas");
+        }
+    }
+
     #[test]
     fn latent_gains_scale_the_latent_convs_and_keep_them_trainable() {
         let device = Device::flex().autodiff();

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use burn::tensor::Device;
-use tenku_train::{Error, Outcome, Recipe, Stage, TrainOptions, train};
+use tenku_train::{Error, Outcome, Recipe, Snapshot, Stage, TrainOptions, export_snapshot, train};
 
 fn run(out: &Path, recipe: &Recipe, stop_after: Option<usize>) -> Result<Outcome, Error> {
     train(out, recipe, &Device::flex(), &TrainOptions { stop_after }, &mut |_| {})
@@ -112,4 +112,31 @@ fn a_recipe_reproduces_its_model() {
         .map(|((name, _), _)| name)
         .collect();
     assert!(differing.is_empty(), "{differing:?} differ between two runs of one recipe");
+}
+
+#[test]
+fn snapshots_export_the_latest_checkpoint_of_either_stage() {
+    let recipe = Recipe::tiny();
+    let (run_dir, device) = (tempfile::tempdir().unwrap(), Device::flex());
+    let missing = export_snapshot(run_dir.path(), &run_dir.path().join("none"), &device).unwrap_err();
+    assert!(matches!(missing, Error::Core(_)), "a folder without a run has no recipe: {missing}");
+    run(run_dir.path(), &recipe, Some(0)).unwrap();
+    let empty = export_snapshot(run_dir.path(), &run_dir.path().join("none"), &device).unwrap_err();
+    assert!(matches!(empty, Error::NoCheckpoint { .. }), "{empty}");
+
+    let vae_stage = tempfile::tempdir().unwrap();
+    run(run_dir.path(), &recipe, Some(1)).unwrap();
+    let snapshot = export_snapshot(run_dir.path(), vae_stage.path(), &device).unwrap();
+    assert_eq!(snapshot, Snapshot { stage: Stage::Vae, step: 1 });
+    tenku_vae::WanVae::load(&vae_stage.path().join("vae"), &device).unwrap();
+    assert!(!vae_stage.path().join("transformer").exists());
+
+    // A finished run's last checkpoint is the end of its denoiser stage: the snapshot holds the
+    // run's own model, byte for byte.
+    let Outcome::Finished(model) = run(run_dir.path(), &recipe, None).unwrap() else { panic!("finishes") };
+    let finished = tempfile::tempdir().unwrap();
+    let snapshot = export_snapshot(run_dir.path(), finished.path(), &device).unwrap();
+    assert_eq!(snapshot, Snapshot { stage: Stage::Denoiser, step: recipe.denoiser_stage.steps });
+    assert_eq!(model_files(finished.path()), model_files(&model));
+    tenku_pipeline::load_wan(finished.path(), &device).unwrap();
 }
