@@ -7,10 +7,10 @@
 //! still letting the low-frequency pairs (angles near 0) learn, so the input is a grid with
 //! several positions per axis.
 
-use burn::tensor::{Distribution, Tensor, TensorData};
+use burn::tensor::{Distribution, Tensor};
 use tenku_core::Timestep;
 use tenku_dit::WanTransformer;
-use tenku_testing::{device, wan_case};
+use tenku_testing::{assert_gradient_matches_finite_difference, device, wan_case};
 
 /// Relative tolerance between the finite difference and `‖g‖`.
 const TOLERANCE: f64 = 3e-3;
@@ -46,20 +46,7 @@ fn gradient_through_the_transformer_is_exact() {
     let text_tracked = Tensor::<3>::from_data(text.clone().into_data(), &autodiff);
     let grads = objective(&tracked, x_tracked.clone(), on_autodiff(r.clone()), text_tracked).backward();
     let gradient = x_tracked.grad(&grads).expect("the input is tracked");
-    let norm = f64::from(gradient.clone().square().sum().sqrt().into_scalar::<f32>());
-    assert!(norm > 1e-3, "no gradient reaches the input");
-
-    let direction: Vec<f32> = (gradient / norm as f32).into_data().try_into_vec::<f32>().expect("f32");
-    let values: Vec<f32> = x.into_data().try_into_vec::<f32>().expect("f32");
-    let at = |step: f32| {
-        let moved: Vec<f32> = values.iter().zip(&direction).map(|(v, d)| v + step * d).collect();
-        let x = Tensor::<5>::from_data(TensorData::new(moved, dims), &plain);
-        f64::from(objective(&model, x, r.clone(), text.clone()).into_scalar::<f32>())
-    };
-    let finite_difference = (at(STEP) - at(-STEP)) / (2.0 * f64::from(STEP));
-    let error = (finite_difference - norm).abs() / norm;
-    assert!(
-        error < TOLERANCE,
-        "‖g‖ {norm:.6}, finite difference {finite_difference:.6} (relative error {error:.2e})"
-    );
+    let objective =
+        |x: Tensor<5>| f64::from(objective(&model, x, r.clone(), text.clone()).into_scalar::<f32>());
+    assert_gradient_matches_finite_difference("transformer input", x, gradient, objective, STEP, TOLERANCE);
 }

@@ -94,3 +94,30 @@ pub fn write_reference_tensor(case: &str, key: &str, name: &str, path: &Path) {
     safetensors::serialize_to_file([(name, view)], None::<HashMap<String, String>>, path)
         .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
 }
+
+/// Asserts that `gradient`, an autodiff gradient of `objective` at `point`, is right: the
+/// central finite difference of `objective` along the gradient's direction (step `step`) must
+/// equal `‖gradient‖` within `tolerance` (relative). A gradient scaled wrong, pointing wrong or
+/// missing a path fails this by far more than the f32 finite-difference noise.
+///
+/// # Panics
+/// When the gradient is (nearly) zero or the two numbers differ; the message gives both.
+pub fn assert_gradient_matches_finite_difference<const D: usize>(
+    label: &str,
+    point: Tensor<D>,
+    gradient: Tensor<D>,
+    objective: impl Fn(Tensor<D>) -> f64,
+    step: f32,
+    tolerance: f64,
+) {
+    let norm = f64::from(gradient.clone().square().sum().sqrt().into_scalar::<f32>());
+    assert!(norm > 1e-3, "{label}: no gradient reaches the input");
+    let direction = gradient / norm as f32;
+    let at = |step: f32| objective(point.clone() + direction.clone() * step);
+    let finite_difference = (at(step) - at(-step)) / (2.0 * f64::from(step));
+    let error = (finite_difference - norm).abs() / norm;
+    assert!(
+        error < tolerance,
+        "{label}: ‖g‖ {norm:.6}, finite difference {finite_difference:.6} (relative error {error:.2e})"
+    );
+}

@@ -39,6 +39,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (a, b) = (place(1000)?, place(2000)?);
         let encode = |clip: &Array4<f32>| pipeline.vae.encode(frames_to_pixels(clip.view(), &device));
         let shape = encode(&a).shape();
+        if given >= shape[2] {
+            return Err(format!(
+                "GIVEN {given} must leave latent frames to predict (the clip has {})",
+                shape[2]
+            )
+            .into());
+        }
         let noise = SeededNoise::new(seed).values(shape.num_elements());
         let noise = Tensor::<5>::from_data(TensorData::new(noise, shape), &device);
         let predict = |clip: &Array4<f32>| -> Result<Tensor<5>, tenku_pipeline::Error> {

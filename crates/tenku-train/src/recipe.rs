@@ -433,23 +433,16 @@ mod tests {
     }
 
     #[test]
-    fn an_object_weight_is_optional_and_must_be_positive() {
-        let json = serde_json::to_value(Recipe::shapes_default()).unwrap();
-        assert!(json.get("denoiser_object_weight").is_none(), "a unit weight is not written");
-        let mut recipe: Recipe = serde_json::from_value(json).unwrap();
-        assert_eq!(recipe.denoiser_object_weight, 1.0);
-        recipe.denoiser_object_weight = 0.0;
-        assert!(recipe.validate().unwrap_err().contains("denoiser_object_weight 0"));
-    }
-
-    #[test]
-    fn an_attention_gain_is_optional_and_must_be_positive() {
-        let json = serde_json::to_value(Recipe::shapes_default()).unwrap();
-        assert!(json.get("denoiser_attention_gain").is_none(), "a unit gain is not written");
-        let mut recipe: Recipe = serde_json::from_value(json).unwrap();
-        assert_eq!(recipe.denoiser_attention_gain, 1.0);
-        recipe.denoiser_attention_gain = f32::NAN;
-        assert!(recipe.validate().unwrap_err().contains("denoiser_attention_gain NaN"));
+    fn unit_factors_are_optional_and_must_be_positive() {
+        for name in ["denoiser_object_weight", "denoiser_attention_gain"] {
+            let mut json = serde_json::to_value(Recipe::shapes_default()).unwrap();
+            assert!(json.get(name).is_none(), "{name}: a unit factor is not written");
+            let recipe: Recipe = serde_json::from_value(json.clone()).unwrap();
+            assert_eq!(serde_json::to_value(&recipe).unwrap(), json, "{name}: absent reads as 1");
+            json[name] = serde_json::json!(0.0);
+            let recipe: Recipe = serde_json::from_value(json).unwrap();
+            assert!(recipe.validate().unwrap_err().contains(&format!("{name} 0")), "{name}");
+        }
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //! scaled wrong or that loses the path through a cache fails this by far more than the f32
 //! finite-difference noise (observed 7.6e-4 relative at step 0.01 on both checks).
 
-use burn::tensor::{Distribution, Tensor, TensorData};
-use tenku_testing::{device, wan_case};
+use burn::tensor::{Distribution, Tensor};
+use tenku_testing::{assert_gradient_matches_finite_difference, device, wan_case};
 use tenku_vae::WanVae;
 
 /// Relative tolerance between the finite difference and `‖g‖`.
@@ -44,24 +44,9 @@ fn check_input_gradient(through: usize, from: usize) {
     // Only the first `through` frames move.
     let keep = Tensor::<5>::zeros(dims, &plain)
         .slice_assign([0..1, 0..3, 0..through, 0..16, 0..16], Tensor::ones([1, 3, through, 16, 16], &plain));
-    let gradient = gradient * keep;
-    let norm = f64::from(gradient.clone().square().sum().sqrt().into_scalar::<f32>());
-    assert!(norm > 1e-3, "no gradient reaches input frames 0..{through} from output frames {from}..");
-
-    let direction: Vec<f32> = (gradient / norm as f32).into_data().try_into_vec::<f32>().expect("f32");
-    let values: Vec<f32> = x.into_data().try_into_vec::<f32>().expect("f32");
-    let at = |step: f32| {
-        let moved: Vec<f32> = values.iter().zip(&direction).map(|(v, d)| v + step * d).collect();
-        let x = Tensor::<5>::from_data(TensorData::new(moved, dims), &plain);
-        f64::from(objective(&vae, x, r.clone()).into_scalar::<f32>())
-    };
-    let finite_difference = (at(STEP) - at(-STEP)) / (2.0 * f64::from(STEP));
-    let error = (finite_difference - norm).abs() / norm;
-    assert!(
-        error < TOLERANCE,
-        "frames 0..{through} → outputs {from}..: ‖g‖ {norm:.6}, finite difference {finite_difference:.6} \
-         (relative error {error:.2e})"
-    );
+    let objective = |x: Tensor<5>| f64::from(objective(&vae, x, r.clone()).into_scalar::<f32>());
+    let label = format!("frames 0..{through} → outputs {from}..");
+    assert_gradient_matches_finite_difference(&label, x, gradient * keep, objective, STEP, TOLERANCE);
 }
 
 #[test]
