@@ -35,6 +35,8 @@ pub mod streams {
     pub const DENOISER: u64 = 3;
     /// Clips used for the latent statistics.
     pub const STATS: u64 = 4;
+    /// Which pooled clips a denoiser step draws (`Recipe::denoiser_pool_steps`).
+    pub const POOL: u64 = 5;
 }
 
 /// Captions drawn before giving up on a world too small for them.

@@ -55,6 +55,14 @@ pub struct Recipe {
     /// Noise levels (and tasks) drawn per encoded clip in the denoiser stage: each step trains
     /// on `denoiser_stage.batch × noise_draws` samples while encoding only `batch` clips.
     pub noise_draws: usize,
+    /// Steps whose clips the denoiser stage keeps to draw each step's samples from. 0 (absent
+    /// in older recipes): a step trains on its own clips, each at `noise_draws` noise levels.
+    /// Above 0, each of the step's `batch × noise_draws` samples is a clip drawn at random
+    /// from the clips of the last `denoiser_pool_steps` steps (this one included): every clip
+    /// is still used about `noise_draws` times, but a step's samples come from about as many
+    /// different clips as there are samples, not `batch`.
+    #[serde(default, skip_serializing_if = "is_zero_count")]
+    pub denoiser_pool_steps: usize,
     /// Flow-matching weight of latents that cover an object or the pillar relative to the
     /// background's (a few percent of a clip, as in the VAE stage). Absent in older recipes: 1.
     #[serde(default = "one", skip_serializing_if = "is_unit")]
@@ -155,6 +163,7 @@ impl Recipe {
                 object_crops: 0.0,
             },
             noise_draws: 8,
+            denoiser_pool_steps: 32,
             denoiser_object_weight: 1.0,
             denoiser_attention_gain: 1.0,
             caption_dropout: 0.1,
@@ -198,6 +207,7 @@ impl Recipe {
             stats_clips: 2,
             denoiser_stage: stage(3),
             noise_draws: 2,
+            denoiser_pool_steps: 2,
             denoiser_object_weight: 2.0,
             denoiser_attention_gain: 2.0,
             caption_dropout: 0.5,
@@ -292,6 +302,11 @@ impl Recipe {
 /// Whether a share is zero, the value older recipes lack (and are written without).
 fn is_zero(share: &f32) -> bool {
     *share == 0.0
+}
+
+/// Whether a count is zero, the value older recipes lack (and are written without).
+fn is_zero_count(count: &usize) -> bool {
+    *count == 0
 }
 
 /// Whether a weight is 1, the value older recipes lack (and are written without).
@@ -443,6 +458,17 @@ mod tests {
             let recipe: Recipe = serde_json::from_value(json).unwrap();
             assert!(recipe.validate().unwrap_err().contains(&format!("{name} 0")), "{name}");
         }
+    }
+
+    #[test]
+    fn a_clip_pool_is_optional() {
+        let mut json = serde_json::to_value(Recipe::tiny()).unwrap();
+        assert_eq!(json["denoiser_pool_steps"], 2);
+        json.as_object_mut().unwrap().remove("denoiser_pool_steps");
+        let recipe: Recipe = serde_json::from_value(json).unwrap();
+        assert_eq!(recipe.denoiser_pool_steps, 0, "absent: no pool");
+        let written = serde_json::to_value(&recipe).unwrap();
+        assert!(written.get("denoiser_pool_steps").is_none(), "no pool is not written");
     }
 
     #[test]

@@ -148,20 +148,30 @@ pub fn train(
     let first_step = resume.as_ref().map_or(0, |checkpoint| checkpoint.state.step);
     let trained = std::thread::scope(|scope| {
         // The frozen VAE encodes the next step's clips on a second thread while this one
-        // trains: the same values as encoding in line, its time off the step's.
+        // trains: the same values as encoding in line, its time off the step's. A resumed run
+        // first encodes again the clips its pool held.
         let (sender, receiver) = mpsc::sync_channel(1);
         let plain = device.clone();
+        let first_encoded = first_step.saturating_sub(recipe.denoiser_pool_steps.saturating_sub(1));
         scope.spawn(move || {
-            for step in first_step..recipe.denoiser_stage.steps {
+            for step in first_encoded..recipe.denoiser_stage.steps {
                 if sender.send(encoded_clips(&vae, recipe, step, &plain)).is_err() {
                     break;
                 }
             }
         });
+        let mut pool = ClipPool::new(recipe.denoiser_pool_steps);
         let mut denoiser_step = |model: &TextToVideoModel, step: usize| {
-            let clips = receiver.recv().expect("the encoding thread sends every step's clips")?;
-            debug_assert_eq!(clips.step, step, "clips arrive in step order");
-            denoiser_loss(model, clips, &tokenizer, recipe, &ad)
+            loop {
+                let clips = receiver.recv().expect("the encoding thread sends every step's clips")?;
+                let arrived = clips.step;
+                pool.add(clips);
+                if arrived == step {
+                    break;
+                }
+                debug_assert!(arrived < step, "clips arrive in step order");
+            }
+            denoiser_loss(model, step, &pool.samples(recipe), &tokenizer, recipe, &ad)
         };
         runner.run(Stage::Denoiser, &recipe.denoiser_stage, model, resume, &mut denoiser_step)
     })?;
@@ -418,17 +428,25 @@ fn export_vae(vae: &WanVae, vae_dir: &Path, recipe: &Recipe, device: &Device) ->
     })
 }
 
-/// One denoiser step's clips, encoded by the frozen VAE.
+/// One clip encoded by the frozen VAE, with what the denoiser loss needs of it.
+struct EncodedClip {
+    /// Latent means `[z, frames, h, w]`, flattened.
+    latents: Vec<f32>,
+    /// The clip's caption.
+    caption: String,
+    /// 1 on latents that cover an object or the pillar, `[1, frames, h, w]` flattened; only
+    /// when the recipe weighs them.
+    objects: Option<Vec<f32>>,
+}
+
+/// One denoiser step's clips.
 struct EncodedClips {
     /// The step they belong to.
     step: usize,
-    /// Latent means `[clips, z, frames, h, w]`.
-    latents: TensorData,
-    /// One caption per clip.
-    captions: Vec<String>,
-    /// 1 on latents that cover an object or the pillar, `[clips, 1, frames, h, w]`; only when
-    /// the recipe weighs them.
-    objects: Option<TensorData>,
+    /// The clips, in scene order.
+    clips: Vec<EncodedClip>,
+    /// The latent shape of each clip, `[z, frames, h, w]`.
+    shape: [usize; 4],
 }
 
 /// Renders the clips of denoiser `step` and encodes them with `vae` on `device` (no autodiff).
@@ -440,8 +458,83 @@ fn encoded_clips(vae: &WanVae, recipe: &Recipe, step: usize, device: &Device) ->
         let (temporal, spatial) = (recipe.vae.temporal_factor(), recipe.vae.spatial_factor());
         latent_mask(object_mask(&batch.pixels), temporal, spatial).into_data()
     });
-    let latents = vae.encode(batch.pixels).into_data();
-    Ok(EncodedClips { step, latents, captions: batch.captions, objects })
+    let latents = vae.encode(batch.pixels);
+    let [_, z, frames, h, w] = latents.dims();
+    let latents = latents.into_data();
+    let per_clip = |data: TensorData| -> Vec<Vec<f32>> {
+        let values = data.try_into_vec::<f32>().expect("the VAE encodes to f32");
+        values.chunks(values.len() / clips).map(<[f32]>::to_vec).collect()
+    };
+    let mut objects = objects.map(per_clip).map(Vec::into_iter);
+    let clips = (per_clip(latents).into_iter().zip(batch.captions))
+        .map(|(latents, caption)| EncodedClip {
+            latents,
+            caption,
+            objects: objects.as_mut().and_then(Iterator::next),
+        })
+        .collect();
+    Ok(EncodedClips { step, clips, shape: [z, frames, h, w] })
+}
+
+/// The clips the denoiser steps draw their samples from (`Recipe::denoiser_pool_steps`).
+struct ClipPool {
+    /// Steps kept; 0: the newest step's clips alone, used in order.
+    steps: usize,
+    /// The kept steps' clips, oldest first.
+    recent: std::collections::VecDeque<EncodedClips>,
+}
+
+impl ClipPool {
+    fn new(steps: usize) -> Self {
+        Self { steps, recent: Default::default() }
+    }
+
+    /// Adds the clips of the next step, forgetting steps that fall out of the pool.
+    fn add(&mut self, clips: EncodedClips) {
+        let (newest, kept) = (clips.step, self.steps.max(1));
+        self.recent.push_back(clips);
+        while self.recent.front().is_some_and(|oldest| oldest.step + kept <= newest) {
+            self.recent.pop_front();
+        }
+    }
+
+    /// The newest step's `batch × noise_draws` samples: without a pool its clips, repeated
+    /// `noise_draws` times (sample i is clip i mod batch); with one, clips drawn uniformly
+    /// from every kept step.
+    fn samples(&self, recipe: &Recipe) -> Samples<'_> {
+        let newest = self.recent.back().expect("a step's clips are added before its samples");
+        let count = newest.clips.len() * recipe.noise_draws;
+        let clips = if self.steps == 0 {
+            (0..count).map(|i| &newest.clips[i % newest.clips.len()]).collect()
+        } else {
+            let kept: Vec<&EncodedClip> = self.recent.iter().flat_map(|step| &step.clips).collect();
+            let mut rng = rng_for(recipe.seed, streams::POOL, newest.step, 0);
+            (0..count).map(|_| kept[rng.random_range(0..kept.len())]).collect()
+        };
+        Samples { clips, shape: newest.shape }
+    }
+}
+
+/// The clips of one denoiser step's samples, one per sample (a clip may serve several).
+struct Samples<'a> {
+    /// The clip of each sample.
+    clips: Vec<&'a EncodedClip>,
+    /// The latent shape of each clip, `[z, frames, h, w]`.
+    shape: [usize; 4],
+}
+
+impl Samples<'_> {
+    /// The samples' `values` stacked into one tensor of `[samples, channels, frames, h, w]`.
+    fn stacked(
+        &self,
+        values: impl Fn(&EncodedClip) -> &[f32],
+        channels: usize,
+        device: &Device,
+    ) -> Tensor<5> {
+        let [_, frames, h, w] = self.shape;
+        let data: Vec<f32> = self.clips.iter().flat_map(|clip| values(clip).iter().copied()).collect();
+        Tensor::from_data(TensorData::new(data, [self.clips.len(), channels, frames, h, w]), device)
+    }
 }
 
 /// The flow-matching loss of one step's `clips`, with Wan2.2 TI2V's conditioning: each clip is
@@ -450,25 +543,21 @@ fn encoded_clips(vae: &WanVae, recipe: &Recipe, step: usize, device: &Device) ->
 /// object or the pillar weighted `denoiser_object_weight` times.
 fn denoiser_loss(
     model: &TextToVideoModel,
-    clips: EncodedClips,
+    step: usize,
+    samples: &Samples,
     tokenizer: &PromptTokenizer,
     recipe: &Recipe,
     device: &Device,
 ) -> Result<Tensor<1>> {
-    let EncodedClips { step, latents, captions: clip_captions, objects } = clips;
-    // Each clip serves `noise_draws` samples: sample i is clip i mod clips. The latents enter
-    // the graph as constants.
-    let repeated =
-        |data: TensorData| Tensor::<5>::cat(vec![Tensor::from_data(data, device); recipe.noise_draws], 0);
-    let x0 = repeated(latents);
+    // The latents enter the graph as constants.
+    let x0 = samples.stacked(|clip| &clip.latents, samples.shape[0], device);
     let [b, c, frames, h, w] = x0.dims();
 
     let mut rng = rng_for(recipe.seed, streams::DENOISER, step, 0);
-    let clip_count = clip_captions.len();
-    let captions: Vec<String> = (0..b)
-        .map(|i| {
+    let captions: Vec<&str> = (samples.clips.iter())
+        .map(|clip| {
             let dropped = rng.random::<f32>() < recipe.caption_dropout;
-            if dropped { String::new() } else { clip_captions[i % clip_count].clone() }
+            if dropped { "" } else { clip.caption.as_str() }
         })
         .collect();
     let sigmas: Vec<f32> = (0..b).map(|_| shifted_sigma(rng.random::<f64>(), recipe.shift) as f32).collect();
@@ -496,8 +585,7 @@ fn denoiser_loss(
 
     let x_t = x0.clone() * (sigma.clone().neg() + 1.0) + noise.clone() * sigma;
     let input = x0.clone() * mask.clone() + x_t * (mask.clone().neg() + 1.0);
-    let prompts: Vec<&str> = captions.iter().map(String::as_str).collect();
-    let batch_tokens = tokenizer.encode(&prompts, recipe.max_sequence_length)?;
+    let batch_tokens = tokenizer.encode(&captions, recipe.max_sequence_length)?;
     let (ids, attention) = batch_tensors(&batch_tokens, device);
     let text = zero_padding(model.text_encoder.forward(ids, attention), &batch_tokens.lengths);
     let velocity = model.transformer.forward(input, timestep, text);
@@ -505,11 +593,15 @@ fn denoiser_loss(
     let noisy = mask.neg() + 1.0;
     // Unweighted, the loss keeps its original arithmetic, so recipes without the weight (the
     // shipped one) still reproduce their models bit for bit.
-    let Some(objects) = objects else {
+    if recipe.denoiser_object_weight == 1.0 {
         let denominator = (noisy_frames * c * h * w).max(1) as f32;
         return Ok((diff.powi_scalar(2) * noisy).sum() / denominator);
-    };
-    let objects = repeated(objects);
+    }
+    let objects = samples.stacked(
+        |clip| clip.objects.as_deref().expect("weighted runs encode object masks"),
+        1,
+        device,
+    );
     let weight = (objects * (recipe.denoiser_object_weight - 1.0) + 1.0) * noisy;
     let denominator = weight.clone().sum() * c as f32 + 1e-6;
     Ok((diff.powi_scalar(2) * weight).sum() / denominator)
@@ -691,6 +783,58 @@ mod tests {
             .collect();
         // Latent (frame, row, column): (0, 1, 0) and (2, 0, 2), flattened over [3, 2, 3].
         assert_eq!(marked, vec![3, 2 * 6 + 2]);
+    }
+
+    /// Steps whose clips are caption `step.clip`, latents one value each.
+    fn steps_of_clips(steps: std::ops::Range<usize>, clips: usize) -> Vec<EncodedClips> {
+        let clip = |step, index| EncodedClip {
+            latents: vec![(step * clips + index) as f32],
+            caption: format!("{step}.{index}"),
+            objects: None,
+        };
+        steps
+            .map(|step| EncodedClips {
+                step,
+                clips: (0..clips).map(|i| clip(step, i)).collect(),
+                shape: [1; 4],
+            })
+            .collect()
+    }
+
+    fn captions(samples: &Samples) -> Vec<String> {
+        samples.clips.iter().map(|clip| clip.caption.clone()).collect()
+    }
+
+    #[test]
+    fn without_a_pool_a_step_repeats_its_own_clips() {
+        let recipe = Recipe { noise_draws: 3, denoiser_pool_steps: 0, ..Recipe::tiny() };
+        let mut pool = ClipPool::new(0);
+        for clips in steps_of_clips(0..4, 2) {
+            pool.add(clips);
+        }
+        assert_eq!(captions(&pool.samples(&recipe)), ["3.0", "3.1", "3.0", "3.1", "3.0", "3.1"]);
+        let stacked = pool.samples(&recipe).stacked(|clip| &clip.latents, 1, &Device::flex());
+        assert_eq!(stacked.dims(), [6, 1, 1, 1, 1]);
+        assert_eq!(stacked.into_data().try_into_vec::<f32>().unwrap(), [6.0, 7.0, 6.0, 7.0, 6.0, 7.0]);
+    }
+
+    #[test]
+    fn a_pool_draws_from_its_last_steps_only_and_the_same_way_every_time() {
+        let recipe = Recipe { noise_draws: 8, denoiser_pool_steps: 3, ..Recipe::tiny() };
+        let mut pool = ClipPool::new(3);
+        for clips in steps_of_clips(0..40, 2) {
+            let step = clips.step;
+            pool.add(clips);
+            let samples = captions(&pool.samples(&recipe));
+            assert_eq!(samples.len(), 16);
+            for caption in &samples {
+                let from: usize = caption.split('.').next().unwrap().parse().unwrap();
+                assert!(from <= step && from + 3 > step, "step {step} drew a clip of step {from}");
+            }
+            let distinct: std::collections::BTreeSet<&String> = samples.iter().collect();
+            assert!(step < 2 || distinct.len() > 2, "step {step} drew from {distinct:?} alone");
+            assert_eq!(samples, captions(&pool.samples(&recipe)), "draws follow the seed and step");
+        }
     }
 
     /// Each gain scales exactly its latent conv, and the scaled weights still train.
