@@ -1,6 +1,6 @@
 //! What to train: the world, the three model configs and the optimization settings of each stage.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use tenku_dit::WanTransformerConfig;
@@ -63,6 +63,12 @@ pub struct Recipe {
     /// different clips as there are samples, not `batch`.
     #[serde(default, skip_serializing_if = "is_zero_count")]
     pub denoiser_pool_steps: usize,
+    /// A model directory (diffusers layout) whose text encoder and transformer start the
+    /// denoiser stage instead of freshly initialized ones: a warm start, to train a model
+    /// further under a new schedule. Their configs must equal `text_encoder` and `transformer`.
+    /// Absent: fresh weights.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub denoiser_init: Option<PathBuf>,
     /// Flow-matching weight of latents that cover an object or the pillar relative to the
     /// background's (a few percent of a clip, as in the VAE stage). Absent in older recipes: 1.
     #[serde(default = "one", skip_serializing_if = "is_unit")]
@@ -164,6 +170,7 @@ impl Recipe {
             },
             noise_draws: 8,
             denoiser_pool_steps: 32,
+            denoiser_init: None,
             denoiser_object_weight: 1.0,
             denoiser_attention_gain: 1.0,
             caption_dropout: 0.1,
@@ -208,6 +215,7 @@ impl Recipe {
             denoiser_stage: stage(3),
             noise_draws: 2,
             denoiser_pool_steps: 2,
+            denoiser_init: None,
             denoiser_object_weight: 2.0,
             denoiser_attention_gain: 2.0,
             caption_dropout: 0.5,
@@ -469,6 +477,15 @@ mod tests {
         assert_eq!(recipe.denoiser_pool_steps, 0, "absent: no pool");
         let written = serde_json::to_value(&recipe).unwrap();
         assert!(written.get("denoiser_pool_steps").is_none(), "no pool is not written");
+    }
+
+    #[test]
+    fn a_warm_start_is_optional_and_round_trips() {
+        let json = serde_json::to_value(Recipe::tiny()).unwrap();
+        assert!(json.get("denoiser_init").is_none(), "fresh weights are not written");
+        let recipe = Recipe { denoiser_init: Some("models/tenku-shapes".into()), ..Recipe::tiny() };
+        let read: Recipe = serde_json::from_value(serde_json::to_value(&recipe).unwrap()).unwrap();
+        assert_eq!(read, recipe);
     }
 
     #[test]

@@ -136,15 +136,10 @@ pub fn train(
     let tokenizer = PromptTokenizer::from_file(tokenizer_dir.join("tokenizer.json"))?;
     let resume = latest.filter(|c| c.state.stage == Stage::Denoiser);
     let ad = device.clone().autodiff();
-    let model = seeded_init(&ad, recipe.seed.wrapping_add(1), || {
-        let mut transformer =
-            with_attention_gain(recipe.transformer.init(&ad), recipe.denoiser_attention_gain);
-        // DiT practice: a zero output layer, so the untrained model predicts zero velocity.
-        let proj_out = &mut transformer.proj_out;
-        proj_out.weight = Param::from_tensor(Tensor::zeros(proj_out.weight.dims(), &ad));
-        proj_out.bias = proj_out.bias.take().map(|b| Param::from_tensor(Tensor::zeros(b.dims(), &ad)));
-        TextToVideoModel { text_encoder: recipe.text_encoder.init(&ad), transformer }
-    });
+    let model = match (&recipe.denoiser_init, &resume) {
+        (Some(init), None) => warm_start(init, recipe, &ad)?,
+        _ => fresh_denoiser(recipe, &ad),
+    };
     let first_step = resume.as_ref().map_or(0, |checkpoint| checkpoint.state.step);
     let trained = std::thread::scope(|scope| {
         // The frozen VAE encodes the next step's clips on a second thread while this one
@@ -180,6 +175,35 @@ pub fn train(
     };
     export_rest(&model, &model_dir, recipe)?;
     Ok(Outcome::Finished(model_dir))
+}
+
+/// The denoiser stage's starting model: seeded fresh weights, with the output layer zeroed.
+fn fresh_denoiser(recipe: &Recipe, ad: &Device) -> TextToVideoModel {
+    seeded_init(ad, recipe.seed.wrapping_add(1), || {
+        let mut transformer =
+            with_attention_gain(recipe.transformer.init(ad), recipe.denoiser_attention_gain);
+        // DiT practice: a zero output layer, so the untrained model predicts zero velocity.
+        let proj_out = &mut transformer.proj_out;
+        proj_out.weight = Param::from_tensor(Tensor::zeros(proj_out.weight.dims(), ad));
+        proj_out.bias = proj_out.bias.take().map(|b| Param::from_tensor(Tensor::zeros(b.dims(), ad)));
+        TextToVideoModel { text_encoder: recipe.text_encoder.init(ad), transformer }
+    })
+}
+
+/// The text encoder and transformer of the model directory `init`, which must have the
+/// recipe's architecture (a warm start).
+fn warm_start(init: &Path, recipe: &Recipe, ad: &Device) -> Result<TextToVideoModel> {
+    let text_encoder = Umt5Encoder::load(&init.join("text_encoder"), ad)?;
+    let transformer = WanTransformer::load(&init.join("transformer"), ad)?;
+    let mismatch =
+        |component| Error::InitMismatch { path: init.join(component).join("config.json"), component };
+    if text_encoder.config() != &recipe.text_encoder {
+        return Err(mismatch("text_encoder"));
+    }
+    if transformer.config() != &recipe.transformer {
+        return Err(mismatch("transformer"));
+    }
+    Ok(TextToVideoModel { text_encoder, transformer })
 }
 
 /// Turns of the runs in this process at the device's global random generator.

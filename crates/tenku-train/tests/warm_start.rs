@@ -1,0 +1,83 @@
+//! A warm start: the recipe's `denoiser_init` model, not fresh weights, begins the denoiser
+//! stage, and keeps training from there.
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::Device;
+use tenku_core::WeightStore;
+use tenku_train::{Error, Outcome, Recipe, StageConfig, TrainOptions, train};
+
+fn run(out: &Path, recipe: &Recipe) -> Result<PathBuf, Error> {
+    match train(out, recipe, &Device::flex(), &TrainOptions { stop_after: None }, &mut |_| {})? {
+        Outcome::Finished(model) => Ok(model),
+        Outcome::Stopped { .. } => panic!("no stop was asked for"),
+    }
+}
+
+/// The largest difference between the same tensors of two components' weight files.
+fn largest_difference(a: &Path, b: &Path) -> f32 {
+    let (a, b) = (WeightStore::open(a).unwrap(), WeightStore::open(b).unwrap());
+    let mut largest = 0.0f32;
+    for (key, _) in a.tensors() {
+        let ((x, _), (y, _)) = (a.read_f32(key).unwrap(), b.read_f32(key).unwrap());
+        largest = x.iter().zip(&y).map(|(x, y)| (x - y).abs()).fold(largest, f32::max);
+    }
+    largest
+}
+
+/// The tiny recipe with another seed: a model no fresh run of `Recipe::tiny()` starts near.
+fn other_model(dir: &Path) -> PathBuf {
+    run(dir, &Recipe { seed: 8, ..Recipe::tiny() }).unwrap()
+}
+
+/// The tiny recipe, warm-started from `init`, at `learning_rate`.
+fn warm(init: Option<PathBuf>, learning_rate: f64) -> Recipe {
+    let tiny = Recipe::tiny();
+    Recipe {
+        denoiser_init: init,
+        denoiser_stage: StageConfig { learning_rate, ..tiny.denoiser_stage.clone() },
+        ..tiny
+    }
+}
+
+#[test]
+fn the_denoiser_stage_starts_from_the_warm_start_weights_and_trains_them() {
+    let dirs: Vec<_> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
+    let init = other_model(dirs[0].path());
+    let difference =
+        |model: &Path, component| largest_difference(&init.join(component), &model.join(component));
+
+    // A learning rate of 1e-12 leaves the starting weights as they were.
+    let kept = run(dirs[1].path(), &warm(Some(init.clone()), 1e-12)).unwrap();
+    let fresh = run(dirs[2].path(), &warm(None, 1e-12)).unwrap();
+    for component in ["transformer", "text_encoder"] {
+        assert!(difference(&kept, component) < 1e-6, "{component}: warm start not kept");
+        assert!(difference(&fresh, component) > 1e-2, "{component}: a fresh start lands on the other model");
+    }
+    let trained = run(dirs[3].path(), &warm(Some(init.clone()), 1e-3)).unwrap();
+    for component in ["transformer", "text_encoder"] {
+        assert!(difference(&trained, component) > 1e-4, "{component}: warm-started weights did not train");
+    }
+}
+
+#[test]
+fn a_warm_start_of_another_architecture_is_refused() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let init = other_model(a.path());
+    let mut recipe = warm(Some(init.clone()), 1e-3);
+    recipe.transformer.num_layers += 1;
+    let error = run(b.path(), &recipe).unwrap_err();
+    assert!(
+        matches!(&error, Error::InitMismatch { path, component: "transformer" }
+            if *path == init.join("transformer/config.json")),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_missing_warm_start_names_its_folder() {
+    let (a, missing) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let init = missing.path().join("no-model");
+    let error = run(a.path(), &warm(Some(init.clone()), 1e-3)).unwrap_err().to_string();
+    assert!(error.contains(&init.join("text_encoder").display().to_string()), "{error}");
+}
