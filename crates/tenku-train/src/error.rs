@@ -62,14 +62,14 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
-    /// The recipe's `denoiser_init` model has another architecture than the recipe.
+    /// The recipe's `warm_start` model has another architecture than the recipe.
     #[error(
-        "denoiser_init: {path} differs from the recipe's {component} config; a warm start needs the same architecture"
+        "warm_start: {path} differs from the recipe's {component} config; a warm start needs the same architecture"
     )]
     InitMismatch {
         /// The component's `config.json` in the warm-start model.
         path: PathBuf,
-        /// `text_encoder` or `transformer`.
+        /// `vae`, `text_encoder` or `transformer`.
         component: &'static str,
     },
     /// The loss became NaN or infinite.

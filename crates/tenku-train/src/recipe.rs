@@ -63,12 +63,12 @@ pub struct Recipe {
     /// different clips as there are samples, not `batch`.
     #[serde(default, skip_serializing_if = "is_zero_count")]
     pub denoiser_pool_steps: usize,
-    /// A model directory (diffusers layout) whose text encoder and transformer start the
-    /// denoiser stage instead of freshly initialized ones: a warm start, to train a model
-    /// further under a new schedule. Their configs must equal `text_encoder` and `transformer`.
-    /// Absent: fresh weights.
+    /// A model directory (diffusers layout) to continue from: its VAE is kept (the VAE stage
+    /// is skipped) and its text encoder and transformer start the denoiser stage instead of
+    /// fresh weights, to train a model further under a new schedule and seed. Its components
+    /// must have the recipe's configs. Absent: everything trains from scratch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub denoiser_init: Option<PathBuf>,
+    pub warm_start: Option<PathBuf>,
     /// Flow-matching weight of latents that cover an object or the pillar relative to the
     /// background's (a few percent of a clip, as in the VAE stage). Absent in older recipes: 1.
     #[serde(default = "one", skip_serializing_if = "is_unit")]
@@ -170,7 +170,7 @@ impl Recipe {
             },
             noise_draws: 8,
             denoiser_pool_steps: 32,
-            denoiser_init: None,
+            warm_start: None,
             denoiser_object_weight: 1.0,
             denoiser_attention_gain: 1.0,
             caption_dropout: 0.1,
@@ -215,7 +215,7 @@ impl Recipe {
             denoiser_stage: stage(3),
             noise_draws: 2,
             denoiser_pool_steps: 2,
-            denoiser_init: None,
+            warm_start: None,
             denoiser_object_weight: 2.0,
             denoiser_attention_gain: 2.0,
             caption_dropout: 0.5,
@@ -482,8 +482,8 @@ mod tests {
     #[test]
     fn a_warm_start_is_optional_and_round_trips() {
         let json = serde_json::to_value(Recipe::tiny()).unwrap();
-        assert!(json.get("denoiser_init").is_none(), "fresh weights are not written");
-        let recipe = Recipe { denoiser_init: Some("models/tenku-shapes".into()), ..Recipe::tiny() };
+        assert!(json.get("warm_start").is_none(), "no warm start is not written");
+        let recipe = Recipe { warm_start: Some("models/tenku-shapes".into()), ..Recipe::tiny() };
         let read: Recipe = serde_json::from_value(serde_json::to_value(&recipe).unwrap()).unwrap();
         assert_eq!(read, recipe);
     }

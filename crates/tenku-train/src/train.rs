@@ -14,7 +14,7 @@ use rand::Rng;
 use tenku_core::{SeededNoise, Timestep, VideoAutoencoder, write_file_atomic};
 use tenku_dit::WanTransformer;
 use tenku_text::{PromptTokenizer, Umt5Encoder, batch_tensors, zero_padding};
-use tenku_vae::WanVae;
+use tenku_vae::{WanVae, WanVaeConfig};
 
 use crate::checkpoint::{self, Checkpoint, Stage};
 use crate::data::{Window, clip_batch, rng_for, streams};
@@ -120,6 +120,11 @@ pub fn train(
     let mut runner = StageRunner { checkpoints: &checkpoints, recipe, budget: &mut budget, on_event };
 
     let vae_dir = model_dir.join("vae");
+    if let Some(init) = &recipe.warm_start
+        && !vae_dir.join("config.json").is_file()
+    {
+        adopt_vae(init, &vae_dir, recipe)?;
+    }
     if !vae_dir.join("config.json").is_file() {
         let resume = latest.take().filter(|c| c.state.stage == Stage::Vae);
         let ad = device.clone().autodiff();
@@ -136,8 +141,8 @@ pub fn train(
     let tokenizer = PromptTokenizer::from_file(tokenizer_dir.join("tokenizer.json"))?;
     let resume = latest.filter(|c| c.state.stage == Stage::Denoiser);
     let ad = device.clone().autodiff();
-    let model = match (&recipe.denoiser_init, &resume) {
-        (Some(init), None) => warm_start(init, recipe, &ad)?,
+    let model = match (&recipe.warm_start, &resume) {
+        (Some(init), None) => warm_started_denoiser(init, recipe, &ad)?,
         _ => fresh_denoiser(recipe, &ad),
     };
     let first_step = resume.as_ref().map_or(0, |checkpoint| checkpoint.state.step);
@@ -190,9 +195,26 @@ fn fresh_denoiser(recipe: &Recipe, ad: &Device) -> TextToVideoModel {
     })
 }
 
+/// Copies the VAE of the model directory `init` into `vae_dir`, after checking that it has the
+/// recipe's architecture (its latent statistics are its own).
+fn adopt_vae(init: &Path, vae_dir: &Path, recipe: &Recipe) -> Result<()> {
+    let source = init.join("vae");
+    let config_path = source.join("config.json");
+    let config = WanVaeConfig::from_file(&config_path)?;
+    let architecture = WanVaeConfig {
+        latents_mean: recipe.vae.latents_mean.clone(),
+        latents_std: recipe.vae.latents_std.clone(),
+        ..config
+    };
+    if architecture != recipe.vae {
+        return Err(Error::InitMismatch { path: config_path, component: "vae" });
+    }
+    replace_dir(vae_dir, &|dir| copy_files(&source, dir))
+}
+
 /// The text encoder and transformer of the model directory `init`, which must have the
 /// recipe's architecture (a warm start).
-fn warm_start(init: &Path, recipe: &Recipe, ad: &Device) -> Result<TextToVideoModel> {
+fn warm_started_denoiser(init: &Path, recipe: &Recipe, ad: &Device) -> Result<TextToVideoModel> {
     let text_encoder = Umt5Encoder::load(&init.join("text_encoder"), ad)?;
     let transformer = WanTransformer::load(&init.join("transformer"), ad)?;
     let mismatch =

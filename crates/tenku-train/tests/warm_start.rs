@@ -1,5 +1,5 @@
-//! A warm start: the recipe's `denoiser_init` model, not fresh weights, begins the denoiser
-//! stage, and keeps training from there.
+//! A warm start: a run continues from the recipe's `warm_start` model — its VAE kept, its
+//! text encoder and transformer, not fresh weights, beginning the denoiser stage.
 
 use std::path::{Path, PathBuf};
 
@@ -34,7 +34,7 @@ fn other_model(dir: &Path) -> PathBuf {
 fn warm(init: Option<PathBuf>, learning_rate: f64) -> Recipe {
     let tiny = Recipe::tiny();
     Recipe {
-        denoiser_init: init,
+        warm_start: init,
         denoiser_stage: StageConfig { learning_rate, ..tiny.denoiser_stage.clone() },
         ..tiny
     }
@@ -50,6 +50,10 @@ fn the_denoiser_stage_starts_from_the_warm_start_weights_and_trains_them() {
     // A learning rate of 1e-12 leaves the starting weights as they were.
     let kept = run(dirs[1].path(), &warm(Some(init.clone()), 1e-12)).unwrap();
     let fresh = run(dirs[2].path(), &warm(None, 1e-12)).unwrap();
+    let vae_config = |model: &Path| std::fs::read_to_string(model.join("vae/config.json")).unwrap();
+    assert_eq!(vae_config(&kept), vae_config(&init), "the VAE, latent statistics included, is kept");
+    assert_eq!(difference(&kept, "vae"), 0.0, "the VAE is not trained again");
+    assert!(difference(&fresh, "vae") > 1e-2, "a fresh run trains its own VAE");
     for component in ["transformer", "text_encoder"] {
         assert!(difference(&kept, component) < 1e-6, "{component}: warm start not kept");
         assert!(difference(&fresh, component) > 1e-2, "{component}: a fresh start lands on the other model");
@@ -62,16 +66,20 @@ fn the_denoiser_stage_starts_from_the_warm_start_weights_and_trains_them() {
 
 #[test]
 fn a_warm_start_of_another_architecture_is_refused() {
-    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = tempfile::tempdir().unwrap();
     let init = other_model(a.path());
-    let mut recipe = warm(Some(init.clone()), 1e-3);
-    recipe.transformer.num_layers += 1;
-    let error = run(b.path(), &recipe).unwrap_err();
-    assert!(
-        matches!(&error, Error::InitMismatch { path, component: "transformer" }
-            if *path == init.join("transformer/config.json")),
-        "{error}"
-    );
+    let mut deeper = warm(Some(init.clone()), 1e-3);
+    deeper.transformer.num_layers += 1;
+    let mut other_vae = warm(Some(init.clone()), 1e-3);
+    other_vae.vae.num_res_blocks += 1;
+    for (recipe, component) in [(deeper, "transformer"), (other_vae, "vae")] {
+        let error = run(tempfile::tempdir().unwrap().path(), &recipe).unwrap_err();
+        assert!(
+            matches!(&error, Error::InitMismatch { path, component: c }
+                if *c == component && *path == init.join(component).join("config.json")),
+            "{error}"
+        );
+    }
 }
 
 #[test]
@@ -79,5 +87,5 @@ fn a_missing_warm_start_names_its_folder() {
     let (a, missing) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let init = missing.path().join("no-model");
     let error = run(a.path(), &warm(Some(init.clone()), 1e-3)).unwrap_err().to_string();
-    assert!(error.contains(&init.join("text_encoder").display().to_string()), "{error}");
+    assert!(error.contains(&init.join("vae/config.json").display().to_string()), "{error}");
 }
