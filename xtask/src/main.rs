@@ -6,8 +6,8 @@
 //!   in Tenku and in diffusers on this machine, with the time ratio.
 //! - `parity`: builds `tenku-cli`, then checks `tenku generate` against diffusers on N tiny Wan2.1
 //!   pipelines drawn at random (`scripts/check_wan_parity.py`, max |diff| ≤ 1e-3).
-//! - `train-default`: trains the default model from its recipe (`tenku train`, resumable) and
-//!   installs it in `models/tenku-shapes`.
+//! - `train-default`: trains the default model with its two recipes (`tenku train`, then
+//!   `tenku train --warm-start`; resumable) and installs it in `models/tenku-shapes`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -50,8 +50,9 @@ enum Task {
         #[arg(long, env = "TENKU_VENV", default_value = "/tmp/tenku-venv")]
         venv: PathBuf,
     },
-    /// Train the shipped default model from scratch with its recipe and seed (`tenku train`;
-    /// rerun to resume after an interruption), then copy it into models/tenku-shapes.
+    /// Train the shipped default model from scratch with its two recipes and seeds (`tenku
+    /// train`, then `tenku train --warm-start`; rerun to resume after an interruption), then
+    /// copy it into models/tenku-shapes.
     TrainDefault {
         /// The run directory (checkpoints and the trained model).
         #[arg(long, default_value = "target/train-default")]
@@ -82,17 +83,25 @@ fn main() -> ExitCode {
     }
 }
 
-/// `tenku train --out OUT` with the default recipe, then `OUT/model` → models/tenku-shapes.
+/// The shipped model's two runs — `tenku train --out OUT/base` (the default recipe), then
+/// `tenku train --out OUT/continued --warm-start OUT/base/model` — then
+/// `OUT/continued/model` → models/tenku-shapes.
 fn train_default(out: &Path, install: bool) -> Result<(), String> {
     let root = workspace_root();
-    let out = root.join(out);
-    run(Command::new(env!("CARGO"))
-        .args(["run", "--quiet", "--package", "tenku-cli", "--", "train", "--out"])
-        .arg(&out)
-        .current_dir(&root))?;
+    let (base, continued) = (root.join(out).join("base"), root.join(out).join("continued"));
+    let train = |out: &Path, extra: &[&std::ffi::OsStr]| {
+        run(Command::new(env!("CARGO"))
+            .args(["run", "--quiet", "--package", "tenku-cli", "--", "train", "--out"])
+            .arg(out)
+            .args(extra)
+            .current_dir(&root))
+    };
+    train(&base, &[])?;
+    train(&continued, &["--warm-start".as_ref(), base.join("model").as_os_str()])?;
     if !install {
         return Ok(());
     }
+    let out = continued;
     let target = root.join("models/tenku-shapes");
     if target.exists() {
         std::fs::remove_dir_all(&target).map_err(|e| format!("cannot remove {}: {e}", target.display()))?;

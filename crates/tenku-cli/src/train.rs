@@ -18,6 +18,11 @@ pub struct TrainArgs {
     /// A recipe JSON file; the shipped default model's recipe when absent.
     #[arg(long)]
     recipe: Option<PathBuf>,
+    /// Continue from this model directory (its VAE, text encoder and transformer): with
+    /// `--recipe`, under that recipe; without, under the shipped model's second run
+    /// (`Recipe::shapes_continued`).
+    #[arg(long)]
+    warm_start: Option<PathBuf>,
     /// Stop after this many optimizer steps, as if interrupted (the run resumes later).
     #[arg(long)]
     stop_after: Option<usize>,
@@ -28,9 +33,13 @@ pub struct TrainArgs {
 
 /// Trains (or continues training) and reports progress on stderr.
 pub fn run(args: &TrainArgs, quiet: bool) -> Result<(), CliError> {
-    let recipe = match &args.recipe {
-        Some(path) => Recipe::from_file(path)?,
-        None => Recipe::shapes_default(),
+    let recipe = match (&args.recipe, &args.warm_start) {
+        (Some(path), warm_start) => {
+            let recipe = Recipe::from_file(path)?;
+            Recipe { warm_start: warm_start.clone().or(recipe.warm_start.clone()), ..recipe }
+        }
+        (None, Some(base)) => Recipe::shapes_continued(base.clone()),
+        (None, None) => Recipe::shapes_default(),
     };
     let device = tenku::device(args.device)?;
     let bar = if quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(0) };

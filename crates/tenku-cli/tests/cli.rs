@@ -335,3 +335,36 @@ fn generate_reproduces_diffusers_frames_from_the_command_line() {
         tenku_testing::assert_close(&format!("{case} via the CLI"), got, want, 2e-5);
     }
 }
+
+#[test]
+fn train_warm_start_continues_a_model_under_the_given_recipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = dir.path().join("tiny.json");
+    std::fs::write(&recipe, serde_json::to_string(&tenku::train::Recipe::tiny()).unwrap()).unwrap();
+    let (recipe, base, next) = (recipe.to_str().unwrap(), dir.path().join("base"), dir.path().join("next"));
+    let out = tenku(&["--quiet", "train", "--out", base.to_str().unwrap(), "--recipe", recipe]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let model = base.join("model");
+    let next_dir = next.to_str().unwrap();
+    let warm = ["--quiet", "train", "--out", next_dir, "--recipe", recipe, "--warm-start"];
+    let out = tenku(&[&warm[..], &[model.to_str().unwrap()]].concat());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(next.join("recipe.json")).unwrap()).unwrap();
+    assert_eq!(written["warm_start"], model.to_str().unwrap(), "the run records where it started");
+
+    let missing = dir.path().join("missing");
+    let out = tenku(&[
+        "--quiet",
+        "train",
+        "--out",
+        dir.path().join("third").to_str().unwrap(),
+        "--recipe",
+        recipe,
+        "--warm-start",
+        missing.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(one_line_error(&out).contains(missing.to_str().unwrap()));
+}
