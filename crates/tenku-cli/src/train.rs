@@ -15,7 +15,8 @@ pub struct TrainArgs {
     /// already there continues from its latest checkpoint.
     #[arg(long)]
     out: PathBuf,
-    /// A recipe JSON file; the shipped default model's recipe when absent.
+    /// A recipe JSON file; when absent, the first run behind the shipped model
+    /// (`Recipe::shapes_default`), or its second run with `--warm-start`.
     #[arg(long)]
     recipe: Option<PathBuf>,
     /// Continue from this model directory (its VAE, text encoder and transformer): with

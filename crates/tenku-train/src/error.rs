@@ -66,7 +66,7 @@ pub enum Error {
     #[error(
         "warm_start: {path} differs from the recipe's {component} config; a warm start needs the same architecture"
     )]
-    InitMismatch {
+    WarmStartMismatch {
         /// The component's `config.json` in the warm-start model.
         path: PathBuf,
         /// `vae`, `text_encoder` or `transformer`.

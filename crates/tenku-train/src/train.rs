@@ -207,7 +207,7 @@ fn adopt_vae(init: &Path, vae_dir: &Path, recipe: &Recipe) -> Result<()> {
         ..config
     };
     if architecture != recipe.vae {
-        return Err(Error::InitMismatch { path: config_path, component: "vae" });
+        return Err(Error::WarmStartMismatch { path: config_path, component: "vae" });
     }
     replace_dir(vae_dir, &|dir| copy_files(&source, dir))
 }
@@ -218,7 +218,7 @@ fn warm_started_denoiser(init: &Path, recipe: &Recipe, ad: &Device) -> Result<Te
     let text_encoder = Umt5Encoder::load(&init.join("text_encoder"), ad)?;
     let transformer = WanTransformer::load(&init.join("transformer"), ad)?;
     let mismatch =
-        |component| Error::InitMismatch { path: init.join(component).join("config.json"), component };
+        |component| Error::WarmStartMismatch { path: init.join(component).join("config.json"), component };
     if text_encoder.config() != &recipe.text_encoder {
         return Err(mismatch("text_encoder"));
     }

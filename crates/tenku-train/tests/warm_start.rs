@@ -75,7 +75,7 @@ fn a_warm_start_of_another_architecture_is_refused() {
     for (recipe, component) in [(deeper, "transformer"), (other_vae, "vae")] {
         let error = run(tempfile::tempdir().unwrap().path(), &recipe).unwrap_err();
         assert!(
-            matches!(&error, Error::InitMismatch { path, component: c }
+            matches!(&error, Error::WarmStartMismatch { path, component: c }
                 if *c == component && *path == init.join(component).join("config.json")),
             "{error}"
         );
