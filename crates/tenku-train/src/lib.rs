@@ -27,6 +27,7 @@
 //! # Ok(()) }
 //! ```
 
+mod average;
 mod checkpoint;
 mod data;
 mod error;
@@ -39,5 +40,6 @@ pub use data::{ClipBatch, Window, clip_batch, rng_for, streams};
 pub use error::{Error, Result};
 pub use recipe::{Recipe, StageConfig};
 pub use train::{
-    Event, MODEL_DIR, Outcome, Progress, Snapshot, TextToVideoModel, TrainOptions, export_snapshot, train,
+    Event, MODEL_DIR, Outcome, Progress, Snapshot, SnapshotWeights, TextToVideoModel, TrainOptions,
+    export_snapshot, train,
 };

@@ -110,12 +110,25 @@ pub struct StageConfig {
     /// anywhere-crops are mostly background. Absent in older recipes: 0.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub object_crops: f32,
+    /// Decay of an exponential moving average of the weights, which the stage then hands on
+    /// (exported, or to the next stage) instead of its last weights. After `t` steps the average
+    /// moves with `min(decay, (1 + t) / (10 + t))`, so it soon forgets the starting weights.
+    /// `None` (older recipes): the last weights.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ema_decay: Option<f64>,
 }
 
 impl StageConfig {
     /// The part of each clip this stage trains on.
     pub fn window(&self) -> Window {
         Window { frames: self.frames, crop: self.crop, object_crops: self.object_crops }
+    }
+
+    /// The weight of the previous average in the moving average's update after `steps`
+    /// optimizer steps (see [`StageConfig::ema_decay`]); `None` without an average.
+    pub fn ema_decay_at(&self, steps: usize) -> Option<f64> {
+        let early = (1 + steps) as f64 / (10 + steps) as f64;
+        self.ema_decay.map(|decay| decay.min(early))
     }
 
     /// The learning rate at `step`: linear warmup to the peak, then a cosine to 10 % of it.
@@ -153,6 +166,7 @@ impl Recipe {
                 crop: Some(16),
                 grad_clip: 1.0,
                 object_crops: 0.75,
+                ema_decay: None,
             },
             kl_weight: 1e-4,
             vae_object_weight: 10.0,
@@ -168,6 +182,7 @@ impl Recipe {
                 crop: None,
                 grad_clip: 1.0,
                 object_crops: 0.0,
+                ema_decay: None,
             },
             noise_draws: 8,
             denoiser_pool_steps: 32,
@@ -211,6 +226,7 @@ impl Recipe {
             crop: None,
             grad_clip: 1.0,
             object_crops: 0.0,
+            ema_decay: None,
         };
         Self {
             seed: 7,
@@ -296,6 +312,9 @@ impl Recipe {
             }
             if !(0.0..=1.0).contains(&stage.object_crops) {
                 return Err(format!("{name}: object_crops {} must be in [0, 1]", stage.object_crops));
+            }
+            if let Some(decay) = stage.ema_decay.filter(|d| !(*d > 0.0 && *d < 1.0)) {
+                return Err(format!("{name}: ema_decay {decay} must be in (0, 1)"));
             }
         }
         if self.task_weights.iter().any(|w| w.is_nan() || *w < 0.0)

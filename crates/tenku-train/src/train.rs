@@ -16,6 +16,7 @@ use tenku_dit::WanTransformer;
 use tenku_text::{PromptTokenizer, Umt5Encoder, batch_tensors, zero_padding};
 use tenku_vae::{WanVae, WanVaeConfig};
 
+use crate::average::moved_towards;
 use crate::checkpoint::{self, Checkpoint, Stage};
 use crate::data::{Window, clip_batch, rng_for, streams};
 use crate::error::{Error, Result};
@@ -305,6 +306,8 @@ struct StageRunner<'a> {
 /// File names inside a checkpoint.
 const MODEL_FILE: &str = "model.bpk";
 const OPTIMIZER_FILE: &str = "optimizer.bpk";
+/// The moving average of the weights, when the stage keeps one.
+const AVERAGE_FILE: &str = "average.bpk";
 
 impl StageRunner<'_> {
     /// Trains `model` for the stage's steps (from `resume` when given), minimizing
@@ -322,8 +325,12 @@ impl StageRunner<'_> {
             .with_grad_clipping(Some(GradientClippingConfig::Norm(config.grad_clip)))
             .init();
         let (mut step, mut loss_ema) = (0, None);
+        let mut average = config.ema_decay.map(|_| model.clone());
         if let Some(mut checkpoint) = resume {
-            model = load_module(model, &mut checkpoint)?;
+            if let Some(start) = average {
+                average = Some(load_module(start, &mut checkpoint, AVERAGE_FILE)?);
+            }
+            model = load_module(model, &mut checkpoint, MODEL_FILE)?;
             let optimizer_bytes = checkpoint.files.remove(OPTIMIZER_FILE).unwrap_or_default();
             optimizer = optimizer.from_bytes(Bytes::from_bytes_vec(optimizer_bytes)).map_err(|e| {
                 Error::UnreadableCheckpoint {
@@ -349,6 +356,9 @@ impl StageRunner<'_> {
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optimizer.step(config.learning_rate_at(step), model, grads);
             step += 1;
+            if let (Some(previous), Some(decay)) = (average.take(), config.ema_decay_at(step)) {
+                average = Some(moved_towards(previous, &model, decay));
+            }
             let ema = loss_ema.map_or(value, |ema: f64| 0.98 * ema + 0.02 * value);
             loss_ema = Some(ema);
 
@@ -363,25 +373,27 @@ impl StageRunner<'_> {
                 eta: Duration::from_secs_f64(elapsed / done_here * (config.steps - step) as f64),
             }));
             if last_save.elapsed() >= every || step == config.steps {
-                let files = [
+                let mut files = vec![
                     (MODEL_FILE, record_bytes(model.clone().into_record().into_bytes())?),
                     (OPTIMIZER_FILE, record_bytes(optimizer.into_bytes())?),
                 ];
+                if let Some(average) = &average {
+                    files.push((AVERAGE_FILE, record_bytes(average.clone().into_record().into_bytes())?));
+                }
                 let dir = checkpoint::save(self.checkpoints, stage, step, loss_ema, &files)?;
                 (self.on_event)(Event::Checkpoint { dir });
                 last_save = Instant::now();
             }
         }
         (self.on_event)(Event::StageDone(stage));
-        Ok(Some(model))
+        Ok(Some(average.unwrap_or(model)))
     }
 }
 
-/// `model` with the weights of `checkpoint`'s module record (taken out of its files).
-fn load_module<M: Module>(model: M, checkpoint: &mut Checkpoint) -> Result<M> {
-    let unreadable =
-        |reason: String| Error::UnreadableCheckpoint { path: checkpoint.dir.join(MODEL_FILE), reason };
-    let bytes = checkpoint.files.remove(MODEL_FILE).unwrap_or_default();
+/// `model` with the weights of the module record `file` of `checkpoint` (taken out of its files).
+fn load_module<M: Module>(model: M, checkpoint: &mut Checkpoint, file: &str) -> Result<M> {
+    let unreadable = |reason: String| Error::UnreadableCheckpoint { path: checkpoint.dir.join(file), reason };
+    let bytes = checkpoint.files.remove(file).unwrap_or_default();
     let record =
         ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(|e| unreadable(e.to_string()))?;
     model.try_load_record(record).map_err(|e| unreadable(e.to_string()))
@@ -745,6 +757,17 @@ pub struct Snapshot {
     pub step: usize,
 }
 
+/// Which weights of a checkpoint [`export_snapshot`] writes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SnapshotWeights {
+    /// What the stage hands on: the moving average of its weights when it keeps one
+    /// ([`StageConfig::ema_decay`]), else its last weights.
+    #[default]
+    HandedOn,
+    /// The optimizer's last weights, also where the stage keeps an average.
+    Last,
+}
+
 /// Writes the model of the latest checkpoint of the run in `run` into `out`, to measure a run
 /// before it finishes (the last checkpoint of a finished run gives the run's own model).
 ///
@@ -754,15 +777,28 @@ pub struct Snapshot {
 /// Each folder is written beside its place and renamed into it.
 ///
 /// Fails when `run` has no recipe or no checkpoint, or the checkpoint is corrupt.
-pub fn export_snapshot(run: &Path, out: &Path, device: &Device) -> Result<Snapshot> {
+pub fn export_snapshot(
+    run: &Path,
+    out: &Path,
+    weights: SnapshotWeights,
+    device: &Device,
+) -> Result<Snapshot> {
     let recipe = Recipe::from_file(&run.join("recipe.json"))?;
     let checkpoints = run.join("checkpoints");
     let mut checkpoint =
         checkpoint::load_latest(&checkpoints)?.ok_or(Error::NoCheckpoint { path: checkpoints })?;
     let snapshot = Snapshot { stage: checkpoint.state.stage, step: checkpoint.state.step };
+    let stage = match snapshot.stage {
+        Stage::Vae => &recipe.vae_stage,
+        Stage::Denoiser => &recipe.denoiser_stage,
+    };
+    let file = match weights {
+        SnapshotWeights::HandedOn if stage.ema_decay.is_some() => AVERAGE_FILE,
+        _ => MODEL_FILE,
+    };
     std::fs::create_dir_all(out).map_err(|source| tenku_core::Error::Io { path: out.to_owned(), source })?;
     if snapshot.stage == Stage::Vae {
-        let vae = load_module(recipe.vae.init(device), &mut checkpoint)?;
+        let vae = load_module(recipe.vae.init(device), &mut checkpoint, file)?;
         replace_dir(&out.join("vae"), &|dir| Ok(vae.save(dir)?))?;
         return Ok(snapshot);
     }
@@ -770,7 +806,7 @@ pub fn export_snapshot(run: &Path, out: &Path, device: &Device) -> Result<Snapsh
         text_encoder: recipe.text_encoder.init(device),
         transformer: recipe.transformer.init(device),
     };
-    let model = load_module(untrained, &mut checkpoint)?;
+    let model = load_module(untrained, &mut checkpoint, file)?;
     for component in ["tokenizer", "vae"] {
         let source = run.join(MODEL_DIR).join(component);
         replace_dir(&out.join(component), &|dir| copy_files(&source, dir))?;

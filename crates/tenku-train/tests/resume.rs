@@ -4,7 +4,9 @@
 use std::path::Path;
 
 use burn::tensor::Device;
-use tenku_train::{Error, Outcome, Recipe, Snapshot, Stage, TrainOptions, export_snapshot, train};
+use tenku_train::{
+    Error, Outcome, Recipe, Snapshot, SnapshotWeights, Stage, TrainOptions, export_snapshot, train,
+};
 
 fn run(out: &Path, recipe: &Recipe, stop_after: Option<usize>) -> Result<Outcome, Error> {
     train(out, recipe, &Device::flex(), &TrainOptions { stop_after }, &mut |_| {})
@@ -29,21 +31,37 @@ fn model_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     files
 }
 
+/// The tiny recipe with both stages keeping a moving average of their weights.
+fn averaging() -> Recipe {
+    let mut recipe = Recipe::tiny();
+    recipe.vae_stage.ema_decay = Some(0.5);
+    recipe.denoiser_stage.ema_decay = Some(0.5);
+    recipe
+}
+
 #[test]
 fn interrupted_runs_resume_to_the_same_model() {
-    let recipe = Recipe::tiny();
+    assert_resumes_to_the_same_model(&Recipe::tiny());
+}
+
+#[test]
+fn interrupted_runs_with_moving_averages_resume_to_the_same_model() {
+    assert_resumes_to_the_same_model(&averaging());
+}
+
+fn assert_resumes_to_the_same_model(recipe: &Recipe) {
     let whole = tempfile::tempdir().unwrap();
-    let Outcome::Finished(reference) = run(whole.path(), &recipe, None).unwrap() else {
+    let Outcome::Finished(reference) = run(whole.path(), recipe, None).unwrap() else {
         panic!("an unlimited run finishes")
     };
 
     // Killed once in each stage (every step is checkpointed in the tiny recipe).
     let pieces = tempfile::tempdir().unwrap();
-    let first = run(pieces.path(), &recipe, Some(2)).unwrap();
+    let first = run(pieces.path(), recipe, Some(2)).unwrap();
     assert_eq!(first, Outcome::Stopped { stage: Stage::Vae, step: 2 });
-    let second = run(pieces.path(), &recipe, Some(3)).unwrap();
+    let second = run(pieces.path(), recipe, Some(3)).unwrap();
     assert_eq!(second, Outcome::Stopped { stage: Stage::Denoiser, step: 2 });
-    let Outcome::Finished(resumed) = run(pieces.path(), &recipe, None).unwrap() else {
+    let Outcome::Finished(resumed) = run(pieces.path(), recipe, None).unwrap() else {
         panic!("the resumed run finishes")
     };
 
@@ -118,15 +136,20 @@ fn a_recipe_reproduces_its_model() {
 fn snapshots_export_the_latest_checkpoint_of_either_stage() {
     let recipe = Recipe::tiny();
     let (run_dir, device) = (tempfile::tempdir().unwrap(), Device::flex());
-    let missing = export_snapshot(run_dir.path(), &run_dir.path().join("none"), &device).unwrap_err();
+    let missing =
+        export_snapshot(run_dir.path(), &run_dir.path().join("none"), SnapshotWeights::HandedOn, &device)
+            .unwrap_err();
     assert!(matches!(missing, Error::Core(_)), "a folder without a run has no recipe: {missing}");
     run(run_dir.path(), &recipe, Some(0)).unwrap();
-    let empty = export_snapshot(run_dir.path(), &run_dir.path().join("none"), &device).unwrap_err();
+    let empty =
+        export_snapshot(run_dir.path(), &run_dir.path().join("none"), SnapshotWeights::HandedOn, &device)
+            .unwrap_err();
     assert!(matches!(empty, Error::NoCheckpoint { .. }), "{empty}");
 
     let vae_stage = tempfile::tempdir().unwrap();
     run(run_dir.path(), &recipe, Some(1)).unwrap();
-    let snapshot = export_snapshot(run_dir.path(), vae_stage.path(), &device).unwrap();
+    let snapshot =
+        export_snapshot(run_dir.path(), vae_stage.path(), SnapshotWeights::HandedOn, &device).unwrap();
     assert_eq!(snapshot, Snapshot { stage: Stage::Vae, step: 1 });
     tenku_vae::WanVae::load(&vae_stage.path().join("vae"), &device).unwrap();
     assert!(!vae_stage.path().join("transformer").exists());
@@ -135,8 +158,23 @@ fn snapshots_export_the_latest_checkpoint_of_either_stage() {
     // run's own model, byte for byte.
     let Outcome::Finished(model) = run(run_dir.path(), &recipe, None).unwrap() else { panic!("finishes") };
     let finished = tempfile::tempdir().unwrap();
-    let snapshot = export_snapshot(run_dir.path(), finished.path(), &device).unwrap();
+    let snapshot =
+        export_snapshot(run_dir.path(), finished.path(), SnapshotWeights::HandedOn, &device).unwrap();
     assert_eq!(snapshot, Snapshot { stage: Stage::Denoiser, step: recipe.denoiser_stage.steps });
     assert_eq!(model_files(finished.path()), model_files(&model));
     tenku_pipeline::load_wan(finished.path(), &device).unwrap();
+}
+
+#[test]
+fn a_stage_with_a_moving_average_hands_on_the_average() {
+    let (recipe, device) = (averaging(), Device::flex());
+    let run_dir = tempfile::tempdir().unwrap();
+    let Outcome::Finished(model) = run(run_dir.path(), &recipe, None).unwrap() else { panic!("finishes") };
+    let (average, last) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    export_snapshot(run_dir.path(), average.path(), SnapshotWeights::HandedOn, &device).unwrap();
+    export_snapshot(run_dir.path(), last.path(), SnapshotWeights::Last, &device).unwrap();
+    assert_eq!(model_files(average.path()), model_files(&model), "the run exports the average");
+    let weights =
+        |dir: &Path| std::fs::read(dir.join("transformer/diffusion_pytorch_model.safetensors")).unwrap();
+    assert_ne!(weights(last.path()), weights(&model), "the last weights are not the average");
 }
