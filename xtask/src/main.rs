@@ -6,8 +6,9 @@
 //!   in Tenku and in diffusers on this machine, with the time ratio.
 //! - `parity`: builds `tenku-cli`, then checks `tenku generate` against diffusers on N tiny Wan2.1
 //!   pipelines drawn at random (`scripts/check_wan_parity.py`, max |diff| ≤ 1e-3).
-//! - `train-default`: trains the default model with its two recipes (`tenku train`, then
-//!   `tenku train --warm-start`; resumable) and installs it in `models/tenku-shapes`.
+//! - `train-default`: trains the default model with its three built-in recipes (`tenku train
+//!   --recipe`, each run continuing the one before; resumable) and installs it in
+//!   `models/tenku-shapes`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -50,9 +51,9 @@ enum Task {
         #[arg(long, env = "TENKU_VENV", default_value = "/tmp/tenku-venv")]
         venv: PathBuf,
     },
-    /// Train the shipped default model from scratch with its two recipes and seeds (`tenku
-    /// train`, then `tenku train --warm-start`; rerun to resume after an interruption), then
-    /// copy it into models/tenku-shapes.
+    /// Train the shipped default model from scratch with its three built-in recipes and seeds
+    /// (`tenku train --recipe NAME`, each run continuing the one before; rerun to resume after
+    /// an interruption), then copy it into models/tenku-shapes.
     TrainDefault {
         /// The run directory (checkpoints and the trained model).
         #[arg(long, default_value = "target/train-default")]
@@ -83,33 +84,38 @@ fn main() -> ExitCode {
     }
 }
 
-/// The shipped model's two runs — `tenku train --out OUT/base` (the default recipe), then
-/// `tenku train --out OUT/continued --warm-start OUT/base/model` — then
-/// `OUT/continued/model` → models/tenku-shapes.
+/// The shipped model's runs, each continuing the one before: `tenku train --out OUT/<name>
+/// --recipe <name> [--warm-start OUT/<previous>/model]` for every built-in recipe in order, then
+/// the last run's model → models/tenku-shapes.
 fn train_default(out: &Path, install: bool) -> Result<(), String> {
     let root = workspace_root();
-    let (base, continued) = (root.join(out).join("base"), root.join(out).join("continued"));
-    let train = |out: &Path, extra: &[&std::ffi::OsStr]| {
-        run(Command::new(env!("CARGO"))
-            .args(["run", "--quiet", "--package", "tenku-cli", "--", "train", "--out"])
-            .arg(out)
-            .args(extra)
-            .current_dir(&root))
-    };
-    train(&base, &[])?;
-    train(&continued, &["--warm-start".as_ref(), base.join("model").as_os_str()])?;
+    let mut previous: Option<PathBuf> = None;
+    for name in SHIPPED_RUNS {
+        let run_dir = root.join(out).join(name);
+        let mut command = Command::new(env!("CARGO"));
+        command.args(["run", "--quiet", "--package", "tenku-cli", "--", "train", "--recipe", name, "--out"]);
+        command.arg(&run_dir).current_dir(&root);
+        if let Some(model) = &previous {
+            command.arg("--warm-start").arg(model);
+        }
+        run(&mut command)?;
+        previous = Some(run_dir.join("model"));
+    }
+    let model = previous.expect("at least one run");
     if !install {
         return Ok(());
     }
-    let out = continued;
     let target = root.join("models/tenku-shapes");
     if target.exists() {
         std::fs::remove_dir_all(&target).map_err(|e| format!("cannot remove {}: {e}", target.display()))?;
     }
-    copy_dir(&out.join("model"), &target)?;
+    copy_dir(&model, &target)?;
     println!("xtask: installed {}", target.display());
     Ok(())
 }
+
+/// The built-in recipes (`tenku train --recipe NAME`) behind the shipped model, in order.
+const SHIPPED_RUNS: [&str; 3] = ["shapes-default", "shapes-continued", "shapes-averaged"];
 
 fn copy_dir(from: &Path, to: &Path) -> Result<(), String> {
     std::fs::create_dir_all(to).map_err(|e| format!("cannot create {}: {e}", to.display()))?;

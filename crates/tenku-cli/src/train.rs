@@ -15,13 +15,13 @@ pub struct TrainArgs {
     /// already there continues from its latest checkpoint.
     #[arg(long)]
     out: PathBuf,
-    /// A recipe JSON file; when absent, the first run behind the shipped model
-    /// (`Recipe::shapes_default`), or its second run with `--warm-start`.
+    /// A recipe: a JSON file, or the name of a built-in one — the shipped model's runs
+    /// `shapes-default`, `shapes-continued` and `shapes-averaged` (the last two need
+    /// `--warm-start`). When absent: `shapes-default`, or `shapes-continued` with `--warm-start`.
     #[arg(long)]
     recipe: Option<PathBuf>,
-    /// Continue from this model directory (its VAE, text encoder and transformer): with
-    /// `--recipe`, under that recipe; without, under the shipped model's second run
-    /// (`Recipe::shapes_continued`).
+    /// Continue from this model directory (its VAE, text encoder and transformer), under the
+    /// recipe given or, without `--recipe`, under `shapes-continued`.
     #[arg(long)]
     warm_start: Option<PathBuf>,
     /// Stop after this many optimizer steps, as if interrupted (the run resumes later).
@@ -34,13 +34,18 @@ pub struct TrainArgs {
 
 /// Trains (or continues training) and reports progress on stderr.
 pub fn run(args: &TrainArgs, quiet: bool) -> Result<(), CliError> {
-    let recipe = match (&args.recipe, &args.warm_start) {
-        (Some(path), warm_start) => {
-            let recipe = Recipe::from_file(path)?;
-            Recipe { warm_start: warm_start.clone().or(recipe.warm_start.clone()), ..recipe }
-        }
-        (None, Some(base)) => Recipe::shapes_continued(base.clone()),
-        (None, None) => Recipe::shapes_default(),
+    let warm_start = args.warm_start.clone();
+    let named = |name: &str| Recipe::built_in(name, warm_start.clone()).expect("a built-in name");
+    let recipe = match &args.recipe {
+        Some(path) => match path.to_str().and_then(|name| Recipe::built_in(name, warm_start.clone())) {
+            Some(built_in) => built_in?,
+            None => {
+                let recipe = Recipe::from_file(path)?;
+                Recipe { warm_start: warm_start.or(recipe.warm_start.clone()), ..recipe }
+            }
+        },
+        None if warm_start.is_some() => named("shapes-continued")?,
+        None => named("shapes-default")?,
     };
     let device = tenku::device(args.device)?;
     let bar = if quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(0) };

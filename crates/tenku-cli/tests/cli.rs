@@ -368,3 +368,23 @@ fn train_warm_start_continues_a_model_under_the_given_recipe() {
     assert!(!out.status.success());
     assert!(one_line_error(&out).contains(missing.to_str().unwrap()));
 }
+
+#[test]
+fn train_takes_the_shipped_model_runs_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let named = ["--quiet", "train", "--out", run.to_str().unwrap(), "--recipe", "shapes-averaged"];
+    let out = tenku(&named);
+    assert!(!out.status.success(), "a continuing run without a model to continue");
+    let error = one_line_error(&out);
+    assert!(error.contains("shapes-averaged") && error.contains("warm start"), "{error}");
+
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/tenku-shapes");
+    let out = tenku(&[&named[..], &["--warm-start", shipped, "--stop-after", "0"]].concat());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("stopped in the denoiser stage"), "a warm start skips the VAE stage: {stderr}");
+    let written: tenku::train::Recipe =
+        serde_json::from_str(&std::fs::read_to_string(run.join("recipe.json")).unwrap()).unwrap();
+    assert_eq!(written, tenku::train::Recipe::shapes_averaged(shipped.into()));
+}

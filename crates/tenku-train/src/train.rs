@@ -133,7 +133,7 @@ pub fn train(
             with_latent_gain(seeded_init(&ad, recipe.seed, || recipe.vae.init(&ad)), recipe.latent_gains());
         let mut vae_step = |vae: &WanVae, step: usize| vae_loss(vae, recipe, step, &ad);
         let Some(vae) = runner.run(Stage::Vae, &recipe.vae_stage, vae, resume, &mut vae_step)? else {
-            return Ok(stopped(&checkpoints));
+            return Ok(stopped(&checkpoints, Stage::Vae));
         };
         export_vae(&vae, &vae_dir, recipe, device)?;
     }
@@ -177,7 +177,7 @@ pub fn train(
         runner.run(Stage::Denoiser, &recipe.denoiser_stage, model, resume, &mut denoiser_step)
     })?;
     let Some(model) = trained else {
-        return Ok(stopped(&checkpoints));
+        return Ok(stopped(&checkpoints, Stage::Denoiser));
     };
     export_rest(&model, &model_dir, recipe)?;
     Ok(Outcome::Finished(model_dir))
@@ -287,11 +287,12 @@ fn claim_directory(out: &Path, recipe: &Recipe) -> Result<()> {
     Ok(())
 }
 
-/// The outcome of a run stopped by [`TrainOptions::stop_after`]: where the latest checkpoint is.
-fn stopped(checkpoints: &Path) -> Outcome {
+/// The outcome of a run stopped by [`TrainOptions::stop_after`] in `stage`: where the latest
+/// checkpoint is, or the stage's start when it has none yet.
+fn stopped(checkpoints: &Path, stage: Stage) -> Outcome {
     match checkpoint::load_latest(checkpoints) {
         Ok(Some(Checkpoint { state, .. })) => Outcome::Stopped { stage: state.stage, step: state.step },
-        _ => Outcome::Stopped { stage: Stage::Vae, step: 0 },
+        _ => Outcome::Stopped { stage, step: 0 },
     }
 }
 
