@@ -114,7 +114,8 @@ fn train_default(out: &Path, install: bool) -> Result<(), String> {
     Ok(())
 }
 
-/// The built-in recipes (`tenku train --recipe NAME`) behind the shipped model, in order.
+/// The built-in recipes (`tenku train --recipe NAME`) behind the shipped model, in order: the
+/// names of `tenku_train::Recipe::BUILT_IN` (xtask stays free of the model crates to build fast).
 const SHIPPED_RUNS: [&str; 3] = ["shapes-default", "shapes-continued", "shapes-averaged"];
 
 fn copy_dir(from: &Path, to: &Path) -> Result<(), String> {

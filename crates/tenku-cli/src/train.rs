@@ -35,17 +35,22 @@ pub struct TrainArgs {
 /// Trains (or continues training) and reports progress on stderr.
 pub fn run(args: &TrainArgs, quiet: bool) -> Result<(), CliError> {
     let warm_start = args.warm_start.clone();
-    let named = |name: &str| Recipe::built_in(name, warm_start.clone()).expect("a built-in name");
-    let recipe = match &args.recipe {
-        Some(path) => match path.to_str().and_then(|name| Recipe::built_in(name, warm_start.clone())) {
-            Some(built_in) => built_in?,
-            None => {
-                let recipe = Recipe::from_file(path)?;
-                Recipe { warm_start: warm_start.or(recipe.warm_start.clone()), ..recipe }
-            }
-        },
-        None if warm_start.is_some() => named("shapes-continued")?,
-        None => named("shapes-default")?,
+    let default_name = if warm_start.is_some() { "shapes-continued" } else { "shapes-default" };
+    let path = args.recipe.clone().unwrap_or_else(|| default_name.into());
+    let recipe = match path.to_str().and_then(|name| Recipe::built_in(name, warm_start.clone())) {
+        Some(built_in) => built_in?,
+        None if !path.exists() => {
+            let names = Recipe::BUILT_IN.join(", ");
+            return Err(format!(
+                "--recipe {}: no such file, nor a built-in recipe ({names})",
+                path.display()
+            )
+            .into());
+        }
+        None => {
+            let recipe = Recipe::from_file(&path)?;
+            Recipe { warm_start: warm_start.or(recipe.warm_start.clone()), ..recipe }
+        }
     };
     let device = tenku::device(args.device)?;
     let bar = if quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(0) };

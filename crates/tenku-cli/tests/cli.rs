@@ -378,6 +378,12 @@ fn train_takes_the_shipped_model_runs_by_name() {
     assert!(!out.status.success(), "a continuing run without a model to continue");
     let error = one_line_error(&out);
     assert!(error.contains("shapes-averaged") && error.contains("warm start"), "{error}");
+    let out = tenku(&["--quiet", "train", "--out", run.to_str().unwrap(), "--recipe", "shapes-avg"]);
+    let error = one_line_error(&out);
+    assert!(
+        !out.status.success() && error.contains("shapes-avg") && error.contains("shapes-averaged"),
+        "{error}"
+    );
 
     let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/tenku-shapes");
     let out = tenku(&[&named[..], &["--warm-start", shipped, "--stop-after", "0"]].concat());
