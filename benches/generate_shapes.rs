@@ -1,5 +1,5 @@
 //! Generating one 17-frame 64×64 clip with the embedded default model: 20 UniPC steps with
-//! guidance 5 (40 transformer passes, the CLI's defaults), then the VAE decode.
+//! the model's guidance (40 transformer passes, the CLI's defaults), then the VAE decode.
 //!
 //! `cargo bench -p tenku-train --bench generate_shapes`
 

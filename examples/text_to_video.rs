@@ -26,8 +26,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         height: 32,
         width: 32,
         steps: 4,
-        guidance: 5.0,
-        sampler: None, // the model's scheduler; try Some("dpmpp_2m".parse()?)
+        guidance: pipeline.defaults.guidance, // the model's default (Wan: 5)
+        sampler: None,                        // the model's scheduler; try Some("dpmpp_2m".parse()?)
         shift: None,
         seed: 42,
         noise: None,

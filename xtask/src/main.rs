@@ -116,7 +116,7 @@ fn train_default(out: &Path, install: bool) -> Result<(), String> {
 
 /// The built-in recipes (`tenku train --recipe NAME`) behind the shipped model, in order: the
 /// names of `tenku_train::Recipe::BUILT_IN` (xtask stays free of the model crates to build fast).
-const SHIPPED_RUNS: [&str; 3] = ["shapes-default", "shapes-continued", "shapes-averaged"];
+const SHIPPED_RUNS: [&str; 4] = ["shapes-default", "shapes-continued", "shapes-averaged", "shapes-refined"];
 
 fn copy_dir(from: &Path, to: &Path) -> Result<(), String> {
     std::fs::create_dir_all(to).map_err(|e| format!("cannot create {}: {e}", to.display()))?;

@@ -51,9 +51,10 @@ pub struct ShapesArgs {
     /// Sampler steps.
     #[arg(long, default_value_t = tenku::pipeline::DEFAULT_STEPS)]
     steps: usize,
-    /// Classifier-free guidance scale.
-    #[arg(long, default_value_t = tenku::pipeline::DEFAULT_GUIDANCE)]
-    guidance: f64,
+    /// Classifier-free guidance scale; the model's default when absent (5 unless its directory
+    /// records another).
+    #[arg(long)]
+    guidance: Option<f64>,
     /// Flow shift; defaults to the model's scheduler config.
     #[arg(long)]
     shift: Option<f64>,

@@ -35,9 +35,10 @@ pub struct GenerateArgs {
     /// Sampler steps.
     #[arg(long, default_value_t = tenku::pipeline::DEFAULT_STEPS)]
     steps: usize,
-    /// Classifier-free guidance scale (≤ 1 turns the unconditional pass off).
-    #[arg(long, default_value_t = tenku::pipeline::DEFAULT_GUIDANCE)]
-    guidance: f64,
+    /// Classifier-free guidance scale (≤ 1 turns the unconditional pass off); the model's
+    /// default when absent (5 unless its directory records another).
+    #[arg(long)]
+    guidance: Option<f64>,
     /// Sampler, `name[:key=value,...]` (see `tenku samplers`); defaults to the model's scheduler.
     #[arg(long, value_parser = parse_sampler)]
     sampler: Option<SamplerKind>,
@@ -102,7 +103,7 @@ pub fn run(args: &GenerateArgs, quiet: bool) -> Result<(), CliError> {
         height: args.height.unwrap_or(defaults.height),
         width: args.width.unwrap_or(defaults.width),
         steps: args.steps,
-        guidance: args.guidance,
+        guidance: args.guidance.unwrap_or(defaults.guidance),
         sampler: args.sampler,
         shift: args.shift,
         seed: args.seed,

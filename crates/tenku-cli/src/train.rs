@@ -16,8 +16,8 @@ pub struct TrainArgs {
     #[arg(long)]
     out: PathBuf,
     /// A recipe: a JSON file, or the name of a built-in one — the shipped model's runs
-    /// `shapes-default`, `shapes-continued` and `shapes-averaged` (the last two need
-    /// `--warm-start`). When absent: `shapes-default`, or `shapes-continued` with `--warm-start`.
+    /// `shapes-default`, `shapes-continued`, `shapes-averaged` and `shapes-refined` (the last
+    /// three need `--warm-start`). When absent: `shapes-default`, or `shapes-continued` with `--warm-start`.
     #[arg(long)]
     recipe: Option<PathBuf>,
     /// Continue from this model directory (its VAE, text encoder and transformer), under the

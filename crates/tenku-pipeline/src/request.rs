@@ -32,10 +32,11 @@ impl Geometry {
 }
 
 /// What a model generates when a request does not say: Wan's 81 frames of 480×832 at 16 fps
-/// with 512 prompt tokens, unless the model directory records its own.
+/// with 512 prompt tokens and guidance [`DEFAULT_GUIDANCE`], unless the model directory records
+/// its own.
 ///
 /// A directory records them in `model_index.json` under `_tenku_defaults` (`frames`, `height`,
-/// `width`, `fps`; diffusers ignores keys that start with `_`) and in
+/// `width`, `fps`, `guidance`; diffusers ignores keys that start with `_`) and in
 /// `tokenizer/tokenizer_config.json` (`model_max_length`).
 #[derive(Clone, Debug, PartialEq, serde::Deserialize)]
 #[serde(default)]
@@ -50,23 +51,33 @@ pub struct GenerationDefaults {
     pub fps: f32,
     /// Prompt tokens the text encoder sees.
     pub max_sequence_length: usize,
+    /// Classifier-free guidance scale.
+    pub guidance: f64,
 }
 
 impl Default for GenerationDefaults {
     fn default() -> Self {
-        Self { frames: 81, height: 480, width: 832, fps: 16.0, max_sequence_length: 512 }
+        Self {
+            frames: 81,
+            height: 480,
+            width: 832,
+            fps: 16.0,
+            max_sequence_length: 512,
+            guidance: DEFAULT_GUIDANCE,
+        }
     }
 }
 
 /// Sampler steps of a request that does not say (`tenku generate`'s `--steps`).
 pub const DEFAULT_STEPS: usize = 20;
 
-/// Classifier-free guidance scale of a request that does not say (`--guidance`).
+/// Classifier-free guidance scale of a request that does not say (`--guidance`), for a model
+/// that records none of its own ([`GenerationDefaults::guidance`]): Wan's.
 pub const DEFAULT_GUIDANCE: f64 = 5.0;
 
 impl GenerationDefaults {
-    /// A text→video request for `prompt` at these sizes: [`DEFAULT_STEPS`] steps,
-    /// [`DEFAULT_GUIDANCE`], the model's sampler and shift, seed 0, no negative prompt. Change
+    /// A text→video request for `prompt` at these sizes: [`DEFAULT_STEPS`] steps, this
+    /// guidance, the model's sampler and shift, seed 0, no negative prompt. Change
     /// fields with struct update syntax: `GenerateRequest { seed: 7, ..defaults.request(p) }`.
     pub fn request(&self, prompt: impl Into<String>) -> GenerateRequest {
         GenerateRequest {
@@ -76,7 +87,7 @@ impl GenerationDefaults {
             height: self.height,
             width: self.width,
             steps: DEFAULT_STEPS,
-            guidance: DEFAULT_GUIDANCE,
+            guidance: self.guidance,
             sampler: None,
             shift: None,
             seed: 0,

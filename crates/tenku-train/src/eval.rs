@@ -5,9 +5,7 @@ use burn::tensor::{Tensor, TensorData};
 use ndarray::Array4;
 use serde::Serialize;
 use tenku_core::{Denoiser, SeededNoise, TextEncoder, VideoAutoencoder};
-use tenku_pipeline::{
-    DEFAULT_GUIDANCE, DEFAULT_STEPS, GenerateRequest, TextToVideo, frames_to_pixels, pixels_to_frames,
-};
+use tenku_pipeline::{DEFAULT_STEPS, GenerateRequest, TextToVideo, frames_to_pixels, pixels_to_frames};
 use tenku_sampler::SamplerKind;
 use tenku_shapes::{ClipScore, Metrics, Scene, SceneSpec, WorldConfig, analyze, score};
 
@@ -55,8 +53,9 @@ pub struct EvalOptions {
     pub seed: u64,
     /// Sampler steps.
     pub steps: usize,
-    /// Classifier-free guidance scale.
-    pub guidance: f64,
+    /// Classifier-free guidance scale; `None` takes the model's
+    /// ([`GenerationDefaults::guidance`](tenku_pipeline::GenerationDefaults::guidance)).
+    pub guidance: Option<f64>,
     /// The sampler; `None` takes the model's.
     pub sampler: Option<SamplerKind>,
     /// Flow shift; `None` takes the model's.
@@ -64,13 +63,13 @@ pub struct EvalOptions {
 }
 
 impl Default for EvalOptions {
-    /// 20 steps of the model's sampler with guidance 5, as `tenku generate` by default.
+    /// 20 steps of the model's sampler at the model's guidance, as `tenku generate` by default.
     fn default() -> Self {
         Self {
             task: Task::TextToVideo,
             seed: 0,
             steps: DEFAULT_STEPS,
-            guidance: DEFAULT_GUIDANCE,
+            guidance: None,
             sampler: None,
             shift: None,
         }
@@ -127,7 +126,7 @@ pub fn evaluate<E: TextEncoder, D: Denoiser, V: VideoAutoencoder>(
         };
         let request = GenerateRequest {
             steps: options.steps,
-            guidance: options.guidance,
+            guidance: options.guidance.unwrap_or(pipeline.defaults.guidance),
             sampler: options.sampler,
             shift: options.shift,
             seed,

@@ -86,6 +86,11 @@ pub struct Recipe {
     pub task_weights: [f32; 3],
     /// Seconds between checkpoints (0: after every step).
     pub checkpoint_every_secs: u64,
+    /// The classifier-free guidance scale the trained model's directory records as its default
+    /// (`_tenku_defaults.guidance`), chosen by evaluating the model. Absent: none recorded, so
+    /// generation uses Wan's 5.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guidance: Option<f64>,
 }
 
 /// Optimization settings of one stage (AdamW, linear warmup then cosine decay to 10 %).
@@ -144,10 +149,10 @@ impl StageConfig {
 }
 
 impl Recipe {
-    /// The first of the three runs behind the shipped default model (`models/tenku-shapes`):
+    /// The first of the four runs behind the shipped default model (`models/tenku-shapes`):
     /// every component from scratch, sized to train in about 1 h 55 min on two CPU cores. The
-    /// shipped model continues its result with [`Recipe::shapes_continued`], then
-    /// [`Recipe::shapes_averaged`].
+    /// shipped model continues its result with [`Recipe::shapes_continued`],
+    /// [`Recipe::shapes_averaged`], then [`Recipe::shapes_refined`].
     pub fn shapes_default() -> Self {
         let words = tenku_shapes::vocabulary().len() + tenku_text::SPECIAL_TOKENS.len();
         Self {
@@ -193,6 +198,7 @@ impl Recipe {
             caption_dropout: 0.1,
             task_weights: [0.6, 0.2, 0.2],
             checkpoint_every_secs: 180,
+            guidance: None,
         }
     }
 
@@ -225,9 +231,25 @@ impl Recipe {
         }
     }
 
+    /// The fourth run behind the shipped default model: [`Recipe::shapes_averaged`]'s model in
+    /// `base` trained 3600 more denoiser steps under the same schedule and averaging, on new
+    /// clips (seed 2029), recording guidance 3 as the model's default (it scores better than 5
+    /// there; docs/shapes.md). About 90 min on two CPU cores.
+    pub fn shapes_refined(base: PathBuf) -> Self {
+        let third = Self::shapes_averaged(base);
+        Self {
+            seed: third.seed + 1,
+            denoiser_stage: StageConfig { steps: 3600, ..third.denoiser_stage.clone() },
+            guidance: Some(3.0),
+            ..third
+        }
+    }
+
     /// The names of the built-in recipes, in the order of the shipped model's runs:
-    /// [`Recipe::shapes_default`], [`Recipe::shapes_continued`], [`Recipe::shapes_averaged`].
-    pub const BUILT_IN: [&str; 3] = ["shapes-default", "shapes-continued", "shapes-averaged"];
+    /// [`Recipe::shapes_default`], [`Recipe::shapes_continued`], [`Recipe::shapes_averaged`],
+    /// [`Recipe::shapes_refined`].
+    pub const BUILT_IN: [&str; 4] =
+        ["shapes-default", "shapes-continued", "shapes-averaged", "shapes-refined"];
 
     /// The built-in recipe `name` (one of [`Recipe::BUILT_IN`]); the runs after the first
     /// continue the model directory `warm_start`, which they need. `None` for another name.
@@ -242,6 +264,7 @@ impl Recipe {
             "shapes-default" => Some(Ok(Self { warm_start: warm_start.clone(), ..Self::shapes_default() })),
             "shapes-continued" => Some(continued(Self::shapes_continued)),
             "shapes-averaged" => Some(continued(Self::shapes_averaged)),
+            "shapes-refined" => Some(continued(Self::shapes_refined)),
             _ => None,
         }
     }
@@ -289,6 +312,7 @@ impl Recipe {
             caption_dropout: 0.5,
             task_weights: [1.0, 1.0, 1.0],
             checkpoint_every_secs: 0,
+            guidance: Some(4.0),
         }
     }
 
@@ -370,6 +394,9 @@ impl Recipe {
         }
         if let Some(gain) = self.vae_decoder_gain.filter(|g| !(g.is_finite() && *g > 0.0)) {
             return Err(format!("vae_decoder_gain {gain} must be a positive number"));
+        }
+        if let Some(guidance) = self.guidance.filter(|g| !(g.is_finite() && *g >= 0.0)) {
+            return Err(format!("guidance {guidance} must be a non-negative number"));
         }
         if self.max_sequence_length < 2 {
             return Err("max_sequence_length must be at least 2 (one word and </s>)".into());
@@ -475,6 +502,7 @@ mod tests {
         Recipe::shapes_default().validate().unwrap();
         Recipe::shapes_continued("models/tenku-shapes".into()).validate().unwrap();
         Recipe::shapes_averaged("models/tenku-shapes".into()).validate().unwrap();
+        Recipe::shapes_refined("models/tenku-shapes".into()).validate().unwrap();
         Recipe::tiny().validate().unwrap();
     }
 
@@ -485,6 +513,7 @@ mod tests {
             Recipe::shapes_default(),
             Recipe::shapes_continued(base.clone()),
             Recipe::shapes_averaged(base.clone()),
+            Recipe::shapes_refined(base.clone()),
         ];
         for (name, recipe) in Recipe::BUILT_IN.into_iter().zip(&runs) {
             let found = Recipe::built_in(name, recipe.warm_start.clone()).expect("a built-in name");
@@ -493,7 +522,8 @@ mod tests {
         let error = Recipe::built_in("shapes-averaged", None).expect("a built-in name").unwrap_err();
         assert!(error.to_string().contains("shapes-averaged"), "{error}");
         assert!(Recipe::built_in("shapes", None).is_none());
-        assert_ne!(runs[1].seed, runs[2].seed, "each run draws new clips");
+        let seeds: std::collections::BTreeSet<u64> = runs.iter().map(|run| run.seed).collect();
+        assert_eq!(seeds.len(), runs.len(), "each run draws new clips");
     }
 
     #[test]

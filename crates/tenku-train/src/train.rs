@@ -712,6 +712,15 @@ fn export_rest(model: &TextToVideoModel, model_dir: &Path, recipe: &Recipe) -> R
         write_json(&dir.join("scheduler_config.json"), &config)
     })?;
     let world = &recipe.world;
+    let mut defaults = serde_json::json!({
+        "frames": world.frames,
+        "height": world.height,
+        "width": world.width,
+        "fps": world.fps,
+    });
+    if let Some(guidance) = recipe.guidance {
+        defaults["guidance"] = guidance.into();
+    }
     let index = serde_json::json!({
         "_class_name": "WanPipeline",
         "_diffusers_version": "0.42.1",
@@ -720,12 +729,7 @@ fn export_rest(model: &TextToVideoModel, model_dir: &Path, recipe: &Recipe) -> R
         "tokenizer": ["transformers", "PreTrainedTokenizerFast"],
         "transformer": ["diffusers", "WanTransformer3DModel"],
         "vae": ["diffusers", "AutoencoderKLWan"],
-        "_tenku_defaults": {
-            "frames": world.frames,
-            "height": world.height,
-            "width": world.width,
-            "fps": world.fps,
-        },
+        "_tenku_defaults": defaults,
     });
     write_json(&model_dir.join("model_index.json"), &index)
 }

@@ -86,6 +86,11 @@ fn the_trained_directory_loads_as_a_wan_pipeline() {
     let Outcome::Finished(model) = run(out.path(), &recipe, None).unwrap() else { panic!("finishes") };
     let pipeline = tenku_pipeline::load_wan(&model, &Device::flex()).unwrap();
     assert_eq!(pipeline.geometry.latent_channels, recipe.vae.z_dim);
+    assert_eq!(
+        Some(pipeline.defaults.guidance),
+        recipe.guidance,
+        "the recipe's guidance is the model's default"
+    );
     assert!(pipeline.unknown_words("a red circle moves left").is_empty());
     assert_eq!(pipeline.unknown_words("a purple circle moves left"), ["purple"]);
 }
