@@ -6,7 +6,7 @@
 //!   in Tenku and in diffusers on this machine, with the time ratio.
 //! - `parity`: builds `tenku-cli`, then checks `tenku generate` against diffusers on N tiny Wan2.1
 //!   pipelines drawn at random (`scripts/check_wan_parity.py`, max |diff| ≤ 1e-3).
-//! - `train-default`: trains the default model with its three built-in recipes (`tenku train
+//! - `train-default`: trains the default model with its built-in recipes in order (`tenku train
 //!   --recipe`, each run continuing the one before; resumable) and installs it in
 //!   `models/tenku-shapes`.
 
@@ -51,7 +51,7 @@ enum Task {
         #[arg(long, env = "TENKU_VENV", default_value = "/tmp/tenku-venv")]
         venv: PathBuf,
     },
-    /// Train the shipped default model from scratch with its three built-in recipes and seeds
+    /// Train the shipped default model from scratch with its built-in recipes and seeds
     /// (`tenku train --recipe NAME`, each run continuing the one before; rerun to resume after
     /// an interruption), then copy it into models/tenku-shapes.
     TrainDefault {

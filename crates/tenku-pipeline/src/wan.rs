@@ -80,6 +80,11 @@ pub fn load_wan(dir: &Path, device: &Device) -> Result<WanTextToVideo, Error> {
                 .map_err(|source| CoreError::Json { path: index.clone(), source })?,
             None => GenerationDefaults::default(),
         };
+    if !(defaults.guidance.is_finite() && defaults.guidance >= 0.0) {
+        let reason =
+            format!("_tenku_defaults.guidance {}: expected a non-negative number", defaults.guidance);
+        return Err(CoreError::InvalidConfig { path: index, reason }.into());
+    }
     if let Some(max_length) = text_encoder.tokenizer.model_max_length() {
         defaults.max_sequence_length = max_length;
     }

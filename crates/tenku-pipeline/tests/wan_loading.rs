@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use tenku_pipeline::{Error, load_wan};
+use tenku_pipeline::{DEFAULT_GUIDANCE, Error, load_wan};
 use tenku_testing::{device, wan_case};
 
 /// A writable copy of the `tiny_a` pipeline directory.
@@ -37,6 +37,25 @@ fn the_fixture_loads() {
     let pipeline = load_wan(dir.path(), &device()).unwrap();
     assert_eq!(pipeline.geometry.latent_channels, 4);
     assert_eq!(pipeline.scheduler.shift, 3.0);
+    assert_eq!(pipeline.defaults.guidance, DEFAULT_GUIDANCE, "no recorded guidance: Wan's");
+}
+
+#[test]
+fn a_recorded_guidance_is_the_default_and_a_negative_one_is_named() {
+    let dir = copy_of_tiny_pipeline();
+    let index = dir.path().join("model_index.json");
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&index).unwrap()).unwrap();
+    json["_tenku_defaults"] = serde_json::json!({ "guidance": 2.5 });
+    std::fs::write(&index, json.to_string()).unwrap();
+    assert_eq!(load_wan(dir.path(), &device()).unwrap().defaults.guidance, 2.5);
+    json["_tenku_defaults"] = serde_json::json!({ "guidance": -1.0 });
+    std::fs::write(&index, json.to_string()).unwrap();
+    let message = load_error(dir.path());
+    assert!(
+        message.contains("model_index.json") && message.contains("_tenku_defaults.guidance -1"),
+        "{message}"
+    );
 }
 
 #[test]

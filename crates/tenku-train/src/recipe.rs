@@ -566,6 +566,15 @@ mod tests {
     }
 
     #[test]
+    fn a_recorded_guidance_must_be_a_non_negative_number() {
+        Recipe { guidance: Some(0.0), ..Recipe::tiny() }.validate().unwrap();
+        for bad in [-1.0, f64::NAN] {
+            let error = Recipe { guidance: Some(bad), ..Recipe::tiny() }.validate().unwrap_err();
+            assert!(error.contains(&format!("guidance {bad}")), "{error}");
+        }
+    }
+
+    #[test]
     fn object_crops_are_optional_and_a_share() {
         let mut json = serde_json::to_value(Recipe::shapes_default()).unwrap();
         assert!(json["denoiser_stage"].get("object_crops").is_none(), "a zero share is not written");
