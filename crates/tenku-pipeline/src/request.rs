@@ -96,6 +96,23 @@ impl GenerationDefaults {
             first_frames: None,
         }
     }
+
+    /// What is wrong with these values as a model directory records them under
+    /// `_tenku_defaults`, if anything, naming the key: the request they make must pass
+    /// [`GenerateRequest::validate`] against `geometry`, and the frame rate must be positive.
+    pub(crate) fn problem(&self, geometry: &Geometry) -> Option<String> {
+        if !(self.fps.is_finite() && self.fps > 0.0) {
+            return Some(format!("_tenku_defaults.fps {}: expected a positive number", self.fps));
+        }
+        match self.request("the model's defaults").validate(geometry) {
+            Ok(()) => None,
+            Err(Error::InvalidRequest { flag, value, expected }) => {
+                let key = flag.trim_start_matches("--").replace('-', "_");
+                Some(format!("_tenku_defaults.{key} {value}: expected {expected}"))
+            }
+            Err(other) => Some(other.to_string()),
+        }
+    }
 }
 
 /// A text-to-video request, as the CLI's flags give it.

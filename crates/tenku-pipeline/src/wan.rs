@@ -80,9 +80,7 @@ pub fn load_wan(dir: &Path, device: &Device) -> Result<WanTextToVideo, Error> {
                 .map_err(|source| CoreError::Json { path: index.clone(), source })?,
             None => GenerationDefaults::default(),
         };
-    if !(defaults.guidance.is_finite() && defaults.guidance >= 0.0) {
-        let reason =
-            format!("_tenku_defaults.guidance {}: expected a non-negative number", defaults.guidance);
+    if let Some(reason) = defaults.problem(&geometry) {
         return Err(CoreError::InvalidConfig { path: index, reason }.into());
     }
     if let Some(max_length) = text_encoder.tokenizer.model_max_length() {

@@ -59,6 +59,24 @@ fn a_recorded_guidance_is_the_default_and_a_negative_one_is_named() {
 }
 
 #[test]
+fn recorded_sizes_and_frame_rate_are_checked_on_load_and_named() {
+    let dir = copy_of_tiny_pipeline();
+    let index = dir.path().join("model_index.json");
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&index).unwrap()).unwrap();
+    for (defaults, named) in [
+        (serde_json::json!({ "frames": 18 }), "_tenku_defaults.frames 18: expected a count of the form 4k+1"),
+        (serde_json::json!({ "width": 0 }), "_tenku_defaults.width 0"),
+        (serde_json::json!({ "fps": 0.0 }), "_tenku_defaults.fps 0"),
+    ] {
+        json["_tenku_defaults"] = defaults;
+        std::fs::write(&index, json.to_string()).unwrap();
+        let message = load_error(dir.path());
+        assert!(message.contains("model_index.json") && message.contains(named), "{message}");
+    }
+}
+
+#[test]
 fn a_missing_component_is_named() {
     let dir = copy_of_tiny_pipeline();
     std::fs::remove_dir_all(dir.path().join("vae")).unwrap();
