@@ -90,10 +90,10 @@ fn main() -> ExitCode {
 fn train_default(out: &Path, install: bool) -> Result<(), String> {
     let root = workspace_root();
     let mut previous: Option<PathBuf> = None;
-    for name in SHIPPED_RUNS {
-        let run_dir = root.join(out).join(name);
+    for name in shipped_runs(&root)? {
+        let run_dir = root.join(out).join(&name);
         let mut command = Command::new(env!("CARGO"));
-        command.args(["run", "--quiet", "--package", "tenku-cli", "--", "train", "--recipe", name, "--out"]);
+        command.args(["run", "--quiet", "--package", "tenku-cli", "--", "train", "--recipe", &name, "--out"]);
         command.arg(&run_dir).current_dir(&root);
         if let Some(model) = &previous {
             command.arg("--warm-start").arg(model);
@@ -101,7 +101,7 @@ fn train_default(out: &Path, install: bool) -> Result<(), String> {
         run(&mut command)?;
         previous = Some(run_dir.join("model"));
     }
-    let model = previous.expect("at least one run");
+    let model = previous.ok_or("tenku train --list-recipes listed no recipes")?;
     if !install {
         return Ok(());
     }
@@ -114,9 +114,24 @@ fn train_default(out: &Path, install: bool) -> Result<(), String> {
     Ok(())
 }
 
-/// The built-in recipes (`tenku train --recipe NAME`) behind the shipped model, in order: the
-/// names of `tenku_train::Recipe::BUILT_IN` (xtask stays free of the model crates to build fast).
-const SHIPPED_RUNS: [&str; 4] = ["shapes-default", "shapes-continued", "shapes-averaged", "shapes-refined"];
+/// The built-in recipes behind the shipped model, in run order, as `tenku train --list-recipes`
+/// prints them (xtask stays free of the model crates to build fast).
+fn shipped_runs(root: &Path) -> Result<Vec<String>, String> {
+    let mut command = Command::new(env!("CARGO"));
+    command
+        .args(["run", "--quiet", "--package", "tenku-cli", "--", "train", "--list-recipes"])
+        .current_dir(root);
+    let output = command.output().map_err(|e| format!("cannot start {command:?}: {e}"))?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        return Err(format!("{command:?} failed with {}: {stderr}", output.status));
+    }
+    let names: Vec<String> = String::from_utf8_lossy(&output.stdout).lines().map(str::to_owned).collect();
+    if names.is_empty() {
+        return Err(format!("{command:?} listed no recipes"));
+    }
+    Ok(names)
+}
 
 fn copy_dir(from: &Path, to: &Path) -> Result<(), String> {
     std::fs::create_dir_all(to).map_err(|e| format!("cannot create {}: {e}", to.display()))?;

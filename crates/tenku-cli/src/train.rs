@@ -13,13 +13,17 @@ use crate::CliError;
 pub struct TrainArgs {
     /// The run directory: checkpoints, the recipe, and the trained model in `DIR/model`. A run
     /// already there continues from its latest checkpoint.
-    #[arg(long)]
-    out: PathBuf,
-    /// A recipe: a JSON file, or the name of a built-in one — the shipped model's runs
-    /// `shapes-default`, `shapes-continued`, `shapes-averaged` and `shapes-refined` (the last
-    /// three need `--warm-start`). When absent: `shapes-default`, or `shapes-continued` with `--warm-start`.
+    #[arg(long, required_unless_present = "list_recipes")]
+    out: Option<PathBuf>,
+    /// A recipe: a JSON file, or the name of a built-in one (`--list-recipes`): the shipped
+    /// model's runs, each after the first continuing the one before (they need `--warm-start`).
+    /// When absent: `shapes-default`, or `shapes-continued` with `--warm-start`.
     #[arg(long)]
     recipe: Option<PathBuf>,
+    /// Print the names of the built-in recipes, one per line in the order of the shipped model's
+    /// runs, and exit.
+    #[arg(long)]
+    list_recipes: bool,
     /// Continue from this model directory (its VAE, text encoder and transformer), under the
     /// recipe given or, without `--recipe`, under `shapes-continued`.
     #[arg(long)]
@@ -34,6 +38,11 @@ pub struct TrainArgs {
 
 /// Trains (or continues training) and reports progress on stderr.
 pub fn run(args: &TrainArgs, quiet: bool) -> Result<(), CliError> {
+    if args.list_recipes {
+        println!("{}", Recipe::BUILT_IN.join("\n"));
+        return Ok(());
+    }
+    let out = args.out.as_ref().ok_or("--out: required to train")?;
     let warm_start = args.warm_start.clone();
     let default_name = if warm_start.is_some() { "shapes-continued" } else { "shapes-default" };
     let path = args.recipe.clone().unwrap_or_else(|| default_name.into());
@@ -63,7 +72,7 @@ pub fn run(args: &TrainArgs, quiet: bool) -> Result<(), CliError> {
     // Off a terminal (a log file, CI) the bar is invisible: print a line every half minute.
     let log_lines = !quiet && !std::io::stderr().is_terminal();
     let mut last_line = std::time::Instant::now();
-    let outcome = tenku::train::train(&args.out, &recipe, &device, &options, &mut |event| match event {
+    let outcome = tenku::train::train(out, &recipe, &device, &options, &mut |event| match event {
         Event::Resumed { stage, step } => bar.println(format!("resuming the {stage} stage at step {step}")),
         Event::Progress(p) => {
             let status = format!(

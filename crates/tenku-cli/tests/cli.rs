@@ -370,6 +370,17 @@ fn train_warm_start_continues_a_model_under_the_given_recipe() {
 }
 
 #[test]
+fn train_lists_the_built_in_recipes_in_run_order() {
+    let out = tenku(&["train", "--list-recipes"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let names: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect();
+    assert_eq!(names, tenku::train::Recipe::BUILT_IN);
+    let out = tenku(&["train", "--recipe", "shapes-default"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("--out"), "training needs a run directory: {stderr}");
+}
+
+#[test]
 fn train_takes_the_shipped_model_runs_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
