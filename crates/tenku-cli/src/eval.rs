@@ -1,4 +1,4 @@
-//! `tenku eval shapes`.
+//! `tenku eval shapes` and `tenku eval analyze`.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -20,6 +20,21 @@ pub enum EvalCommand {
     /// per attribute (colour, shape, size, direction, speed, count, background, permanence) and
     /// temporal jitter.
     Shapes(ShapesArgs),
+    /// Read one clip as the shapes world's analyzer does (background, pillar and, per object,
+    /// colour, shape, size, motion, jitter and permanence) and print that as JSON, with the
+    /// clip's score against a caption: --caption, else the prompt the file records.
+    Analyze(AnalyzeArgs),
+}
+
+/// Flags of `tenku eval analyze`.
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// The clip: an MP4, a GIF, a directory of PNG frames or a safetensors video.
+    clip: PathBuf,
+    /// The caption to score the clip against; when absent, the prompt recorded in the clip's
+    /// metadata if it is a caption of the shapes world (no score otherwise).
+    #[arg(long)]
+    caption: Option<String>,
 }
 
 /// `--task` values.
@@ -91,7 +106,32 @@ pub struct ShapesArgs {
 
 /// Runs the evaluation and prints the table (or JSON) on stdout.
 pub fn run(command: &EvalCommand, quiet: bool) -> Result<(), CliError> {
-    let EvalCommand::Shapes(args) = command;
+    match command {
+        EvalCommand::Shapes(args) => run_shapes(args, quiet),
+        EvalCommand::Analyze(args) => analyze(args),
+    }
+}
+
+/// `tenku eval analyze`: the analysis of one clip and, with a caption, its score, as JSON.
+fn analyze(args: &AnalyzeArgs) -> Result<(), CliError> {
+    let (video, metadata) = tenku::io::read_video_with_metadata(&args.clip)?;
+    let (frames, height, width, _) = video.frames.dim();
+    let world = tenku::shapes::WorldConfig { frames, height, width, fps: video.fps };
+    let analysis = tenku::shapes::analyze(video.frames.view(), &world);
+    let spec = match (&args.caption, metadata.prompt) {
+        (Some(caption), _) => Some(
+            tenku::shapes::SceneSpec::parse(caption).map_err(|e| format!("--caption {caption:?}: {e}"))?,
+        ),
+        (None, Some(prompt)) => tenku::shapes::SceneSpec::parse(&prompt).ok(),
+        (None, None) => None,
+    };
+    let score = spec.map(|spec| tenku::shapes::score(&spec, &analysis));
+    let report = serde_json::json!({ "analysis": analysis, "score": score });
+    print(&(serde_json::to_string_pretty(&report)? + "\n"))
+}
+
+/// `tenku eval shapes`.
+fn run_shapes(args: &ShapesArgs, quiet: bool) -> Result<(), CliError> {
     let device = tenku::device(args.device)?;
     let model_dir = crate::embedded::resolve(args.model.as_deref())?;
     let pipeline = tenku::pipeline::load_wan(&model_dir, &device)?;

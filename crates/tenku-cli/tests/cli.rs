@@ -370,6 +370,43 @@ fn train_warm_start_continues_a_model_under_the_given_recipe() {
 }
 
 #[test]
+fn eval_analyze_reads_a_clip_and_scores_it_against_its_recorded_caption() {
+    use tenku::shapes::{Scene, SceneSpec, WorldConfig};
+    let caption = "a big blue square moves up and a small yellow triangle stays still on a white background";
+    let world = WorldConfig::default();
+    let scene = Scene::place(SceneSpec::parse(caption).unwrap(), world, 3).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("clip.gif");
+    let video = tenku::io::Video::new(scene.render(), world.fps).unwrap();
+    let metadata = tenku::io::Metadata { prompt: Some(caption.into()), ..Default::default() };
+    tenku::io::write_video(&clip, &video, &metadata).unwrap();
+
+    let out = tenku(&["eval", "analyze", clip.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["analysis"]["background"], "white");
+    assert_eq!(report["analysis"]["objects"].as_array().map(Vec::len), Some(2));
+    let score: tenku::shapes::ClipScore = serde_json::from_value(report["score"].clone()).unwrap();
+    assert!(score.count_correct && score.background_correct, "{score:?}");
+    for object in &score.objects {
+        assert!(object.shape_correct && object.size_correct && object.direction_correct, "{object:?}");
+    }
+
+    let other = tenku(&["eval", "analyze", clip.to_str().unwrap(), "--caption", "a red circle moves left"]);
+    let report: serde_json::Value = serde_json::from_slice(&other.stdout).unwrap();
+    assert_eq!(report["score"]["objects"][0]["found"], false, "no red object in the clip");
+    let out = tenku(&["eval", "analyze", clip.to_str().unwrap(), "--caption", "a red blob moves left"]);
+    let error = one_line_error(&out);
+    assert!(!out.status.success() && error.contains("--caption") && error.contains("blob"), "{error}");
+    let out = tenku(&["eval", "analyze", dir.path().join("missing.gif").to_str().unwrap()]);
+    assert!(
+        !out.status.success() && one_line_error(&out).contains("missing.gif"),
+        "{}",
+        one_line_error(&out)
+    );
+}
+
+#[test]
 fn train_lists_the_built_in_recipes_in_run_order() {
     let out = tenku(&["train", "--list-recipes"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
