@@ -20,7 +20,9 @@
 //!    in that frame when it has at least [`MIN_FRAME_AREA`] pixels. A colour is an object when it counts in at least
 //!    [`MIN_SEEN_FRAMES`] frames (or every frame of a shorter clip).
 //! 5. **Per object**, from its *clear* frames (blob not touching the frame's outermost pixels and,
-//!    with a pillar, at least one column away from it):
+//!    with a pillar, at least one column away from it, that column showing only background and
+//!    pillar in the blob's rows — a soft edge blending a partly hidden object into the pillar
+//!    does not):
 //!    * shape: measured on the blob's *solid area* (each row counted from its leftmost to its
 //!      rightmost pixel, so holes do not count). Per frame, a triangle when the top third of the box
 //!      has under [`TRIANGLE_TOP_RATIO`] of the bottom third's solid area, else a square when the
@@ -45,7 +47,7 @@ use ndarray::{ArrayView4, Axis, s};
 use serde::{Deserialize, Serialize};
 
 use crate::attributes::{Background, Colour, Direction, Motion, PILLAR_GRAY, Shape, Size, Speed, unit_rgb};
-use crate::blobs::{Blob, Palette, colour_blobs, distance_squared};
+use crate::blobs::{Blob, Palette, colour_blobs, distance_squared, distance_squared_to_segment};
 use crate::scene::WorldConfig;
 
 /// Largest RGB distance from pure black or white for a pixel to count as that background.
@@ -126,6 +128,7 @@ pub fn analyze(frames: ArrayView4<f32>, config: &WorldConfig) -> Analysis {
     let pillar = detect_pillar(frames, &geometry);
     let palette = Palette::against(background_rgb);
     let pillar_columns = pillar.then(|| geometry.pillar_columns());
+    let pillar_view = pillar_columns.map(|columns| Pillar { columns, frames, background: background_rgb });
     let mut tracks: Vec<(Colour, Vec<Blob>)> = Vec::new();
     for (frame, image) in frames.axis_iter(Axis(0)).enumerate() {
         for (colour, blob) in colour_blobs(frame, image, &palette, pillar_columns) {
@@ -142,7 +145,7 @@ pub fn analyze(frames: ArrayView4<f32>, config: &WorldConfig) -> Analysis {
     let objects = tracks
         .into_iter()
         .filter(|(_, blobs)| blobs.len() >= MIN_SEEN_FRAMES.min(frame_count))
-        .map(|(colour, blobs)| describe_object(colour, &blobs, &geometry, pillar_columns))
+        .map(|(colour, blobs)| describe_object(colour, &blobs, &geometry, pillar_view))
         .collect();
     Analysis { background, pillar, objects }
 }
@@ -197,20 +200,46 @@ fn detect_pillar(frames: ArrayView4<f32>, geometry: &WorldConfig) -> bool {
     2 * frames_with_pillar >= geometry.frames
 }
 
-/// Which side of the pillar a blob is on, if it keeps at least one column away from it.
+/// A side of the pillar.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Side {
     Left,
     Right,
 }
 
-fn side_of_pillar(blob: &Blob, (left, right): (usize, usize)) -> Option<Side> {
-    if blob.right + 2 <= left {
-        Some(Side::Left)
-    } else if blob.left > right {
-        Some(Side::Right)
-    } else {
-        None
+/// A clip's pillar, with what is needed to tell an object clear of it from one it partly hides.
+#[derive(Clone, Copy)]
+struct Pillar<'a> {
+    /// Its columns `[left, right)`.
+    columns: (usize, usize),
+    /// The clip, `[frames, height, width, 3]`.
+    frames: ArrayView4<'a, f32>,
+    /// The clip's background colour.
+    background: [f32; 3],
+}
+
+impl Pillar<'_> {
+    /// The side of the pillar `blob` is clear on, if any: it keeps at least one column away from
+    /// the pillar, and the column beside the pillar shows, in the blob's rows, nothing but
+    /// background, pillar or a mix of the two (within [`MAX_COLOUR_RESIDUAL`]). Where a soft edge
+    /// blends a partly hidden object into the pillar, that column mixes in the object's colour
+    /// and belongs to neither, so the visible part would otherwise look like a whole object.
+    fn clear_side(&self, blob: &Blob) -> Option<Side> {
+        let (left, right) = self.columns;
+        let (side, beside) = if blob.right + 2 <= left {
+            (Side::Left, left - 1)
+        } else if blob.left > right {
+            (Side::Right, right)
+        } else {
+            return None;
+        };
+        let image = self.frames.index_axis(Axis(0), blob.frame);
+        let gray = unit_rgb(PILLAR_GRAY);
+        let unmixed = (blob.top..=blob.bottom).all(|row| {
+            let pixel = [0, 1, 2].map(|channel| image[[row, beside, channel]]);
+            distance_squared_to_segment(pixel, self.background, gray) <= MAX_COLOUR_RESIDUAL.powi(2)
+        });
+        unmixed.then_some(side)
     }
 }
 
@@ -218,17 +247,16 @@ fn describe_object(
     colour: Colour,
     seen: &[Blob],
     geometry: &WorldConfig,
-    pillar_columns: Option<(usize, usize)>,
+    pillar: Option<Pillar>,
 ) -> DetectedObject {
     let clear: Vec<&Blob> = seen
         .iter()
         .filter(|blob| !blob.touches_border(geometry.height, geometry.width))
-        .filter(|blob| pillar_columns.is_none_or(|columns| side_of_pillar(blob, columns).is_some()))
+        .filter(|blob| pillar.is_none_or(|pillar| pillar.clear_side(blob).is_some()))
         .collect();
     let fit_frames: Vec<&Blob> = if clear.len() >= 2 { clear.clone() } else { seen.iter().collect() };
     let fit = fit_centroids(&fit_frames);
-    let permanent =
-        pillar_columns.map(|columns| is_permanent(seen, &clear, columns, fit.map(|fit| fit.velocity)));
+    let permanent = pillar.map(|pillar| is_permanent(seen, &clear, &pillar, fit.map(|fit| fit.velocity)));
     let shape = majority_shape(&clear);
     DetectedObject {
         colour,
@@ -356,14 +384,9 @@ fn fit_line(points: &[(f32, f32)]) -> Option<Line> {
 }
 
 /// Whether the object crosses the pillar once and comes out unchanged and on course.
-fn is_permanent(
-    seen: &[Blob],
-    clear: &[&Blob],
-    pillar_columns: (usize, usize),
-    clip_velocity: Option<(f32, f32)>,
-) -> bool {
+fn is_permanent(seen: &[Blob], clear: &[&Blob], pillar: &Pillar, clip_velocity: Option<(f32, f32)>) -> bool {
     let sides: Vec<(Side, &Blob)> =
-        clear.iter().filter_map(|blob| Some((side_of_pillar(blob, pillar_columns)?, *blob))).collect();
+        clear.iter().filter_map(|blob| Some((pillar.clear_side(blob)?, *blob))).collect();
     let Some(&(entry, _)) = sides.first() else { return false };
     let Some(switch) = sides.iter().position(|(side, _)| *side != entry) else { return false };
     let (before, after) = sides.split_at(switch);
@@ -378,7 +401,7 @@ fn is_permanent(
     let same_size = size_before.is_some() && size_before == median_size(&after, shape_after);
     same_shape
         && same_size
-        && reappears_on_course(seen, &before, after[0], entry, pillar_columns, clip_velocity)
+        && reappears_on_course(seen, &before, after[0], entry, pillar.columns, clip_velocity)
 }
 
 /// Whether the object at `reappeared` is where its motion before the occlusion predicts, within

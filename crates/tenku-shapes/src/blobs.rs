@@ -257,3 +257,13 @@ pub(crate) fn distance_squared(a: [f32; 3], b: [f32; 3]) -> f32 {
     let difference = sub(a, b);
     dot(difference, difference)
 }
+
+/// Squared RGB distance of `pixel` from the segment between `from` and `to`: from the nearest
+/// mix of the two colours.
+pub(crate) fn distance_squared_to_segment(pixel: [f32; 3], from: [f32; 3], to: [f32; 3]) -> f32 {
+    let (direction, offset) = (sub(to, from), sub(pixel, from));
+    let length_squared = dot(direction, direction);
+    let along =
+        if length_squared > 0.0 { (dot(offset, direction) / length_squared).clamp(0.0, 1.0) } else { 0.0 };
+    distance_squared(offset, direction.map(|channel| channel * along))
+}

@@ -241,3 +241,38 @@ fn broken_occlusions_are_not_permanent() {
     vanished.slice_mut(s![.., .., 40.., ..]).fill(0.0);
     assert_eq!(permanent(&vanished), Some(false));
 }
+
+/// A soft edge where a partly hidden object meets the pillar (the column beside the pillar a mix
+/// of object and pillar, matching neither) leaves the visible part one column away from the
+/// pillar; it must still count as hidden, not as a whole object clear of the pillar.
+#[test]
+fn a_soft_edge_against_the_pillar_does_not_make_a_partly_hidden_object_clear() {
+    let spec: SceneSpec = "a red square moves left behind a gray pillar".parse().unwrap();
+    let scene = Scene::place(spec, WorldConfig::default(), 3).unwrap();
+    let clip = scene.render();
+    let (left, right) = scene.config.pillar_columns();
+    let red = [1.0, 0.0, 0.0];
+    let mut softened = clip.clone();
+    let mut blended = 0;
+    for frame in 0..scene.config.frames {
+        for row in 0..scene.config.height {
+            for column in [left - 1, right] {
+                let pixel = softened.slice(s![frame, row, column, ..]).to_vec();
+                if pixel == red {
+                    softened
+                        .slice_mut(s![frame, row, column, ..])
+                        .assign(&ndarray::arr1(&[0.75, 0.25, 0.25]));
+                    blended += 1;
+                }
+            }
+        }
+    }
+    assert!(blended > 0, "the square passes the pillar's edges");
+    let red_object = |clip: &Array4<f32>| {
+        let analysis = analyze(clip.view(), &scene.config);
+        analysis.objects.into_iter().find(|object| object.colour == Colour::Red).expect("the red square")
+    };
+    let (truth, soft) = (red_object(&clip), red_object(&softened));
+    assert_eq!(soft.frames_clear, truth.frames_clear, "{soft:?} against {truth:?}");
+    assert_eq!((soft.shape, soft.permanent), (Some(Shape::Square), Some(true)), "{soft:?}");
+}
