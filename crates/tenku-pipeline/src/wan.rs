@@ -30,7 +30,8 @@ const WAN_COMPONENTS: [(&str, &[&str]); 5] = [
 /// (`Wan-AI/Wan2.1-T2V-1.3B-Diffusers` and the like) onto `device`.
 ///
 /// Every component class is checked before any weight is read; a class Tenku does not implement
-/// is an error naming the component, the class and `model_index.json`.
+/// is an error naming the component, the class and `model_index.json`; so is a recorded default
+/// (`_tenku_defaults`) that would not make a valid request for the model's geometry.
 pub fn load_wan(dir: &Path, device: &Device) -> Result<WanTextToVideo, Error> {
     let model = ModelDir::open(dir)?;
     let index = model.index_path();

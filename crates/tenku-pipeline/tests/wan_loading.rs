@@ -40,17 +40,21 @@ fn the_fixture_loads() {
     assert_eq!(pipeline.defaults.guidance, DEFAULT_GUIDANCE, "no recorded guidance: Wan's");
 }
 
+/// Replaces the `_tenku_defaults` that the directory's `model_index.json` records.
+fn record_defaults(dir: &Path, defaults: serde_json::Value) {
+    let index = dir.join("model_index.json");
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&index).unwrap()).unwrap();
+    json["_tenku_defaults"] = defaults;
+    std::fs::write(&index, json.to_string()).unwrap();
+}
+
 #[test]
 fn a_recorded_guidance_is_the_default_and_a_negative_one_is_named() {
     let dir = copy_of_tiny_pipeline();
-    let index = dir.path().join("model_index.json");
-    let mut json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&index).unwrap()).unwrap();
-    json["_tenku_defaults"] = serde_json::json!({ "guidance": 2.5 });
-    std::fs::write(&index, json.to_string()).unwrap();
+    record_defaults(dir.path(), serde_json::json!({ "guidance": 2.5 }));
     assert_eq!(load_wan(dir.path(), &device()).unwrap().defaults.guidance, 2.5);
-    json["_tenku_defaults"] = serde_json::json!({ "guidance": -1.0 });
-    std::fs::write(&index, json.to_string()).unwrap();
+    record_defaults(dir.path(), serde_json::json!({ "guidance": -1.0 }));
     let message = load_error(dir.path());
     assert!(
         message.contains("model_index.json") && message.contains("_tenku_defaults.guidance -1"),
@@ -61,16 +65,12 @@ fn a_recorded_guidance_is_the_default_and_a_negative_one_is_named() {
 #[test]
 fn recorded_sizes_and_frame_rate_are_checked_on_load_and_named() {
     let dir = copy_of_tiny_pipeline();
-    let index = dir.path().join("model_index.json");
-    let mut json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&index).unwrap()).unwrap();
     for (defaults, named) in [
         (serde_json::json!({ "frames": 18 }), "_tenku_defaults.frames 18: expected a count of the form 4k+1"),
         (serde_json::json!({ "width": 0 }), "_tenku_defaults.width 0"),
         (serde_json::json!({ "fps": 0.0 }), "_tenku_defaults.fps 0"),
     ] {
-        json["_tenku_defaults"] = defaults;
-        std::fs::write(&index, json.to_string()).unwrap();
+        record_defaults(dir.path(), defaults);
         let message = load_error(dir.path());
         assert!(message.contains("model_index.json") && message.contains(named), "{message}");
     }
