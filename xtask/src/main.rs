@@ -61,6 +61,11 @@ enum Task {
         /// Leave models/tenku-shapes as it is.
         #[arg(long)]
         no_install: bool,
+        /// Compute device of every run (`tenku train --device`): cpu, or wgpu or cuda, which
+        /// build tenku-cli with that feature. The later runs take 8 clips per step and were
+        /// trained on a GPU; on two CPU cores they take hours.
+        #[arg(long, default_value = "cpu", value_parser = ["cpu", "wgpu", "cuda"])]
+        device: String,
     },
 }
 
@@ -73,7 +78,7 @@ fn main() -> ExitCode {
         Task::Fixtures { venv } => fixtures(&venv),
         Task::RealSize { venv } => real_size(&venv),
         Task::Parity { seeds, keep, venv } => parity(seeds, keep.as_deref(), &venv),
-        Task::TrainDefault { out, no_install } => train_default(&out, !no_install),
+        Task::TrainDefault { out, no_install, device } => train_default(&out, !no_install, &device),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -84,16 +89,20 @@ fn main() -> ExitCode {
     }
 }
 
-/// The shipped model's runs, each continuing the one before: `tenku train --out OUT/<name>
-/// --recipe <name> [--warm-start OUT/<previous>/model]` for every built-in recipe in order, then
-/// the last run's model → models/tenku-shapes.
-fn train_default(out: &Path, install: bool) -> Result<(), String> {
+/// The shipped model's runs, each continuing the one before: `tenku train --device DEVICE
+/// --out OUT/<name> --recipe <name> [--warm-start OUT/<previous>/model]` for every built-in
+/// recipe in order, then the last run's model → models/tenku-shapes.
+fn train_default(out: &Path, install: bool, device: &str) -> Result<(), String> {
     let root = workspace_root();
     let mut previous: Option<PathBuf> = None;
     for name in shipped_runs(&root)? {
         let run_dir = root.join(out).join(&name);
         let mut command = Command::new(env!("CARGO"));
-        command.args(["run", "--quiet", "--package", "tenku-cli", "--", "train", "--recipe", &name, "--out"]);
+        command.args(["run", "--quiet", "--package", "tenku-cli"]);
+        if device != "cpu" {
+            command.args(["--features", device]);
+        }
+        command.args(["--", "train", "--device", device, "--recipe", &name, "--out"]);
         command.arg(&run_dir).current_dir(&root);
         if let Some(model) = &previous {
             command.arg("--warm-start").arg(model);

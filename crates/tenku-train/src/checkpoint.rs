@@ -23,6 +23,8 @@ const KEEP: usize = 2;
 pub enum Stage {
     /// The autoencoder.
     Vae,
+    /// A warm start's VAE decoder, on its frozen encoder's latents (`Recipe::decoder_stage`).
+    Decoder,
     /// The text encoder and transformer, on the frozen autoencoder's latents.
     Denoiser,
 }
@@ -32,6 +34,7 @@ impl Stage {
     pub fn name(self) -> &'static str {
         match self {
             Stage::Vae => "vae",
+            Stage::Decoder => "decoder",
             Stage::Denoiser => "denoiser",
         }
     }

@@ -37,6 +37,8 @@ pub mod streams {
     pub const STATS: u64 = 4;
     /// Which pooled clips a denoiser step draws (`Recipe::denoiser_pool_steps`).
     pub const POOL: u64 = 5;
+    /// Which scenes the decoder stage draws (`Recipe::decoder_stage`).
+    pub const DECODER_SCENES: u64 = 6;
 }
 
 /// Captions drawn before giving up on a world too small for them.

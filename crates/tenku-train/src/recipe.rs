@@ -50,7 +50,8 @@ pub struct Recipe {
     pub vae_decoder_gain: Option<f32>,
     /// Clips encoded after the VAE stage to measure the latent mean and standard deviation.
     pub stats_clips: usize,
-    /// Text encoder + transformer stage: flow matching with conditioning masks.
+    /// Text encoder + transformer stage: flow matching with conditioning masks. With a
+    /// `warm_start`, 0 steps keep its text encoder and transformer as they are.
     pub denoiser_stage: StageConfig,
     /// Noise levels (and tasks) drawn per encoded clip in the denoiser stage: each step trains
     /// on `denoiser_stage.batch × noise_draws` samples while encoding only `batch` clips.
@@ -69,6 +70,13 @@ pub struct Recipe {
     /// must have the recipe's configs. Absent: everything trains from scratch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warm_start: Option<PathBuf>,
+    /// With a `warm_start`: a stage before the denoiser's that fine-tunes the warm start's VAE
+    /// decoder alone, on the latent means of its frozen encoder (same loss as the VAE stage,
+    /// without the latent penalty). The latent space stays as it was, and with it the latent
+    /// statistics and the denoiser trained on them; only what the decoder draws changes.
+    /// Absent: the warm start's VAE is kept as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decoder_stage: Option<StageConfig>,
     /// Flow-matching weight of latents that cover an object or the pillar relative to the
     /// background's (a few percent of a clip, as in the VAE stage). Absent in older recipes: 1.
     #[serde(default = "one", skip_serializing_if = "is_unit")]
@@ -149,10 +157,9 @@ impl StageConfig {
 }
 
 impl Recipe {
-    /// The first of the five runs behind the shipped default model (`models/tenku-shapes`):
-    /// every component from scratch, sized to train in about 1 h 55 min on two CPU cores. The
-    /// shipped model continues its result with [`Recipe::shapes_continued`],
-    /// [`Recipe::shapes_averaged`], [`Recipe::shapes_refined`], then [`Recipe::shapes_polished`].
+    /// The first of the runs behind the shipped default model (`models/tenku-shapes`): every
+    /// component from scratch, sized to train in about 1 h 55 min on two CPU cores. The shipped
+    /// model continues its result with the other recipes of [`Recipe::BUILT_IN`], in order.
     pub fn shapes_default() -> Self {
         let words = tenku_shapes::vocabulary().len() + tenku_text::SPECIAL_TOKENS.len();
         Self {
@@ -193,6 +200,7 @@ impl Recipe {
             noise_draws: 8,
             denoiser_pool_steps: 32,
             warm_start: None,
+            decoder_stage: None,
             denoiser_object_weight: 1.0,
             denoiser_attention_gain: 1.0,
             caption_dropout: 0.1,
@@ -253,11 +261,72 @@ impl Recipe {
         Self { seed: fourth.seed + 1, ..fourth }
     }
 
+    /// The sixth run behind the shipped default model, the first on a GPU:
+    /// [`Recipe::shapes_polished`]'s model in `base` trained 2300 more denoiser steps of 8
+    /// clips each (four times the samples per step of the runs before), on new clips (seed
+    /// 2031), with a checkpoint every minute. 8 minutes on an H200 through wgpu (`tenku train
+    /// --device wgpu`); an estimated 3 hours on two CPU cores.
+    pub fn shapes_batched(base: PathBuf) -> Self {
+        let fifth = Self::shapes_polished(base);
+        Self {
+            seed: fifth.seed + 1,
+            denoiser_stage: StageConfig { steps: 2300, batch: 8, ..fifth.denoiser_stage.clone() },
+            checkpoint_every_secs: 60,
+            ..fifth
+        }
+    }
+
+    /// The seventh run behind the shipped default model: [`Recipe::shapes_batched`]'s model in
+    /// `base` trained 1150 more steps of 8 clips, on new clips (seed 2032). 4 minutes on an
+    /// H200; an estimated 90 minutes on two CPU cores.
+    pub fn shapes_settled(base: PathBuf) -> Self {
+        let sixth = Self::shapes_batched(base);
+        Self {
+            seed: sixth.seed + 1,
+            denoiser_stage: StageConfig { steps: 1150, ..sixth.denoiser_stage.clone() },
+            ..sixth
+        }
+    }
+
+    /// The eighth and last run behind the shipped default model: [`Recipe::shapes_settled`]'s
+    /// model in `base` with its VAE decoder fine-tuned alone for 1800 steps of four 32×32 crops
+    /// (AdamW 3e-4, 50 warmup steps, three crops in four over an object, moving average 0.998;
+    /// seed 2033) on its frozen encoder's latents; the text encoder and transformer are kept
+    /// (`decoder_stage`). About 35 minutes on two CPU cores.
+    pub fn shapes_decoder(base: PathBuf) -> Self {
+        let seventh = Self::shapes_settled(base);
+        let decoder_stage = StageConfig {
+            steps: 1800,
+            batch: 4,
+            learning_rate: 3e-4,
+            warmup: 50,
+            crop: Some(32),
+            object_crops: 0.75,
+            ema_decay: Some(0.998),
+            ..seventh.vae_stage.clone()
+        };
+        Self {
+            seed: seventh.seed + 1,
+            decoder_stage: Some(decoder_stage),
+            denoiser_stage: StageConfig { steps: 0, ..seventh.denoiser_stage.clone() },
+            ..seventh
+        }
+    }
+
     /// The names of the built-in recipes, in the order of the shipped model's runs:
     /// [`Recipe::shapes_default`], [`Recipe::shapes_continued`], [`Recipe::shapes_averaged`],
-    /// [`Recipe::shapes_refined`], [`Recipe::shapes_polished`].
-    pub const BUILT_IN: [&str; 5] =
-        ["shapes-default", "shapes-continued", "shapes-averaged", "shapes-refined", "shapes-polished"];
+    /// [`Recipe::shapes_refined`], [`Recipe::shapes_polished`], [`Recipe::shapes_batched`],
+    /// [`Recipe::shapes_settled`], [`Recipe::shapes_decoder`].
+    pub const BUILT_IN: [&str; 8] = [
+        "shapes-default",
+        "shapes-continued",
+        "shapes-averaged",
+        "shapes-refined",
+        "shapes-polished",
+        "shapes-batched",
+        "shapes-settled",
+        "shapes-decoder",
+    ];
 
     /// The built-in recipe `name` (one of [`Recipe::BUILT_IN`]); the runs after the first
     /// continue the model directory `warm_start`, which they need. `None` for another name.
@@ -274,6 +343,9 @@ impl Recipe {
             "shapes-averaged" => Some(continued(Self::shapes_averaged)),
             "shapes-refined" => Some(continued(Self::shapes_refined)),
             "shapes-polished" => Some(continued(Self::shapes_polished)),
+            "shapes-batched" => Some(continued(Self::shapes_batched)),
+            "shapes-settled" => Some(continued(Self::shapes_settled)),
+            "shapes-decoder" => Some(continued(Self::shapes_decoder)),
             _ => None,
         }
     }
@@ -316,6 +388,7 @@ impl Recipe {
             noise_draws: 2,
             denoiser_pool_steps: 2,
             warm_start: None,
+            decoder_stage: None,
             denoiser_object_weight: 2.0,
             denoiser_attention_gain: 2.0,
             caption_dropout: 0.5,
@@ -359,20 +432,31 @@ impl Recipe {
         let temporal = self.vae.temporal_factor();
         let spatial = self.vae.spatial_factor() * self.transformer.patch_size[1];
         let world = &self.world;
-        for (name, frames) in [("world", world.frames), ("vae_stage", self.vae_stage.frames)] {
+        let decoder = self.decoder_stage.as_ref().map(|stage| ("decoder_stage", stage));
+        if decoder.is_some() && self.warm_start.is_none() {
+            return Err("decoder_stage fine-tunes a warm start's decoder: it needs warm_start".into());
+        }
+        let trained = [("vae_stage", &self.vae_stage)].into_iter().chain(decoder);
+        let windowed: Vec<_> = trained.clone().map(|(name, stage)| (name, stage.frames)).collect();
+        for (name, frames) in [("world", world.frames)].into_iter().chain(windowed.iter().copied()) {
             if frames == 0 || (frames - 1) % temporal != 0 {
                 return Err(format!("{name} frames {frames}: expected 1 + {temporal}k"));
             }
         }
-        if self.vae_stage.frames > world.frames || self.denoiser_stage.frames != world.frames {
-            return Err(
-                "vae_stage.frames must be at most world.frames, denoiser_stage.frames equal to it".into()
-            );
+        if windowed.iter().any(|(_, frames)| *frames > world.frames)
+            || self.denoiser_stage.frames != world.frames
+        {
+            return Err("vae_stage.frames and decoder_stage.frames must be at most world.frames, \
+                        denoiser_stage.frames equal to it"
+                .into());
         }
         if !world.height.is_multiple_of(spatial) || !world.width.is_multiple_of(spatial) {
             return Err(format!("world {}x{} must be multiples of {spatial}", world.height, world.width));
         }
-        for (name, stage) in [("vae_stage", &self.vae_stage), ("denoiser_stage", &self.denoiser_stage)] {
+        // A warm start's denoiser may stay as it is (a run that only fine-tunes the decoder).
+        let kept_denoiser = self.warm_start.is_some() && self.denoiser_stage.steps == 0;
+        let denoiser = Some(("denoiser_stage", &self.denoiser_stage)).filter(|_| !kept_denoiser);
+        for (name, stage) in trained.chain(denoiser) {
             if stage.steps == 0
                 || stage.batch == 0
                 || stage.learning_rate.is_nan()
@@ -513,6 +597,9 @@ mod tests {
         Recipe::shapes_averaged("models/tenku-shapes".into()).validate().unwrap();
         Recipe::shapes_refined("models/tenku-shapes".into()).validate().unwrap();
         Recipe::shapes_polished("models/tenku-shapes".into()).validate().unwrap();
+        Recipe::shapes_batched("models/tenku-shapes".into()).validate().unwrap();
+        Recipe::shapes_settled("models/tenku-shapes".into()).validate().unwrap();
+        Recipe::shapes_decoder("models/tenku-shapes".into()).validate().unwrap();
         Recipe::tiny().validate().unwrap();
     }
 
@@ -525,7 +612,11 @@ mod tests {
             Recipe::shapes_averaged(base.clone()),
             Recipe::shapes_refined(base.clone()),
             Recipe::shapes_polished(base.clone()),
+            Recipe::shapes_batched(base.clone()),
+            Recipe::shapes_settled(base.clone()),
+            Recipe::shapes_decoder(base.clone()),
         ];
+        assert_eq!(Recipe::BUILT_IN.len(), runs.len());
         for (name, recipe) in Recipe::BUILT_IN.into_iter().zip(&runs) {
             let found = Recipe::built_in(name, recipe.warm_start.clone()).expect("a built-in name");
             assert_eq!(&found.unwrap(), recipe, "{name}");
@@ -627,6 +718,35 @@ mod tests {
         let recipe = Recipe { warm_start: Some("models/tenku-shapes".into()), ..Recipe::tiny() };
         let read: Recipe = serde_json::from_value(serde_json::to_value(&recipe).unwrap()).unwrap();
         assert_eq!(read, recipe);
+    }
+
+    #[test]
+    fn a_decoder_stage_is_optional_round_trips_and_is_checked() {
+        let json = serde_json::to_value(Recipe::tiny()).unwrap();
+        assert!(json.get("decoder_stage").is_none(), "no decoder stage is not written");
+        let tiny = Recipe::tiny();
+        let warm = Recipe { warm_start: Some("models/tenku-shapes".into()), ..tiny.clone() };
+        let recipe = Recipe { decoder_stage: Some(tiny.vae_stage.clone()), ..warm.clone() };
+        let read: Recipe = serde_json::from_value(serde_json::to_value(&recipe).unwrap()).unwrap();
+        assert_eq!(read, recipe);
+        recipe.validate().unwrap();
+
+        let too_long = StageConfig { frames: tiny.world.frames + 4, ..tiny.vae_stage.clone() };
+        let long_window = Recipe { decoder_stage: Some(too_long), ..warm.clone() };
+        assert!(long_window.validate().unwrap_err().contains("decoder_stage"));
+        let no_steps = StageConfig { steps: 0, ..tiny.vae_stage.clone() };
+        let idle = Recipe { decoder_stage: Some(no_steps), ..warm.clone() };
+        assert!(idle.validate().unwrap_err().contains("decoder_stage"));
+    }
+
+    #[test]
+    fn only_a_warm_start_may_keep_its_denoiser_untrained() {
+        let tiny = Recipe::tiny();
+        let no_steps = StageConfig { steps: 0, ..tiny.denoiser_stage.clone() };
+        let fresh = Recipe { denoiser_stage: no_steps, ..tiny };
+        assert!(fresh.validate().unwrap_err().contains("denoiser_stage"));
+        let warm = Recipe { warm_start: Some("models/tenku-shapes".into()), ..fresh };
+        warm.validate().unwrap();
     }
 
     #[test]

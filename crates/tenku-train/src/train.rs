@@ -1,5 +1,6 @@
-//! A training run: tokenizer, then the VAE stage, then the text encoder and transformer
-//! together, then the diffusers directory.
+//! A training run: tokenizer, then the VAE stage (or a warm start's VAE, its decoder
+//! optionally fine-tuned), then the text encoder and transformer together, then the diffusers
+//! directory.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError, mpsc};
@@ -121,12 +122,29 @@ pub fn train(
     let mut runner = StageRunner { checkpoints: &checkpoints, recipe, budget: &mut budget, on_event };
 
     let vae_dir = model_dir.join("vae");
+    let vae_done = |dir: &Path| dir.join("config.json").is_file();
     if let Some(init) = &recipe.warm_start
-        && !vae_dir.join("config.json").is_file()
+        && !vae_done(&vae_dir)
     {
-        adopt_vae(init, &vae_dir, recipe)?;
+        let source = checked_vae_source(init, recipe)?;
+        match &recipe.decoder_stage {
+            None => replace_dir(&vae_dir, &|dir| copy_files(&source, dir))?,
+            Some(stage) => {
+                let resume = latest.take().filter(|c| c.state.stage == Stage::Decoder);
+                let ad = device.clone().autodiff();
+                let vae = WanVae::load(&source, &ad)?;
+                let frozen = WanVae::load(&source, device)?;
+                let mut decoder_step = |vae: &WanVae, step: usize| {
+                    decoder_loss(vae, (&frozen, device), recipe, stage, step, &ad)
+                };
+                let Some(vae) = runner.run(Stage::Decoder, stage, vae, resume, &mut decoder_step)? else {
+                    return Ok(stopped(&checkpoints, Stage::Decoder));
+                };
+                replace_dir(&vae_dir, &|dir| Ok(vae.save(dir)?))?;
+            }
+        }
     }
-    if !vae_dir.join("config.json").is_file() {
+    if !vae_done(&vae_dir) {
         let resume = latest.take().filter(|c| c.state.stage == Stage::Vae);
         let ad = device.clone().autodiff();
         let vae =
@@ -196,9 +214,9 @@ fn fresh_denoiser(recipe: &Recipe, ad: &Device) -> TextToVideoModel {
     })
 }
 
-/// Copies the VAE of the model directory `init` into `vae_dir`, after checking that it has the
-/// recipe's architecture (its latent statistics are its own).
-fn adopt_vae(init: &Path, vae_dir: &Path, recipe: &Recipe) -> Result<()> {
+/// The VAE folder of the model directory `init`, after checking that it has the recipe's
+/// architecture (its latent statistics are its own).
+fn checked_vae_source(init: &Path, recipe: &Recipe) -> Result<PathBuf> {
     let source = init.join("vae");
     let config_path = source.join("config.json");
     let config = WanVaeConfig::from_file(&config_path)?;
@@ -210,7 +228,7 @@ fn adopt_vae(init: &Path, vae_dir: &Path, recipe: &Recipe) -> Result<()> {
     if architecture != recipe.vae {
         return Err(Error::WarmStartMismatch { path: config_path, component: "vae" });
     }
-    replace_dir(vae_dir, &|dir| copy_files(&source, dir))
+    Ok(source)
 }
 
 /// The text encoder and transformer of the model directory `init`, which must have the
@@ -419,14 +437,38 @@ fn vae_loss(vae: &WanVae, recipe: &Recipe, step: usize, device: &Device) -> Resu
         clip_batch((recipe.seed, streams::SCENES, step), stage.batch, &recipe.world, stage.window(), device)?;
     let x = batch.pixels;
     let mean = vae.encode_mean(x.clone());
+    let latent_penalty = mean.clone().powi_scalar(2).mean() * 0.5;
+    Ok(reconstruction_loss(vae, mean, &x, recipe) + latent_penalty * recipe.kl_weight)
+}
+
+/// The decoder stage's loss at `step` ([`Recipe::decoder_stage`]): the VAE stage's weighted
+/// reconstruction by `vae`'s decoder of the latent means of `frozen`, the same VAE on the plain
+/// `device` (its encoder's weights never change), so the optimizer moves the decoder alone and
+/// no encoder graph is recorded.
+fn decoder_loss(
+    vae: &WanVae,
+    (frozen, device): (&WanVae, &Device),
+    recipe: &Recipe,
+    stage: &StageConfig,
+    step: usize,
+    ad: &Device,
+) -> Result<Tensor<1>> {
+    let scenes = (recipe.seed, streams::DECODER_SCENES, step);
+    let pixels = clip_batch(scenes, stage.batch, &recipe.world, stage.window(), device)?.pixels;
+    let mean = Tensor::from_data(frozen.encode_mean(pixels.clone()).into_data(), ad);
+    let x = Tensor::from_data(pixels.into_data(), ad);
+    Ok(reconstruction_loss(vae, mean, &x, recipe))
+}
+
+/// L1 + L2 between the decoded `mean` and the clips `x` it was encoded from, with the pixels
+/// that differ from their clip's background weighted `recipe.vae_object_weight` times.
+fn reconstruction_loss(vae: &WanVae, mean: Tensor<5>, x: &Tensor<5>, recipe: &Recipe) -> Tensor<1> {
     let mut chunks = Vec::new();
-    vae.decode_unclamped_streaming(mean.clone(), &mut |chunk| chunks.push(chunk));
+    vae.decode_unclamped_streaming(mean, &mut |chunk| chunks.push(chunk));
     let diff = Tensor::cat(chunks, 2) - x.clone();
-    let weight = object_mask(&x) * (recipe.vae_object_weight - 1.0) + 1.0;
+    let weight = object_mask(x) * (recipe.vae_object_weight - 1.0) + 1.0;
     let per_pixel = (diff.clone().abs() + diff.powi_scalar(2)) * weight.clone();
-    let reconstruction = per_pixel.mean() / weight.mean();
-    let latent_penalty = mean.powi_scalar(2).mean() * 0.5;
-    Ok(reconstruction + latent_penalty * recipe.kl_weight)
+    per_pixel.mean() / weight.mean()
 }
 
 /// 1 where a pixel of `x` (`[clips, 3, frames, h, w]` in [-1, 1]) differs from its clip's
@@ -777,7 +819,8 @@ pub enum SnapshotWeights {
 /// before it finishes (the last checkpoint of a finished run gives the run's own model).
 ///
 /// From the VAE stage, `out` gets a `vae/` folder alone, its latent statistics 0 and 1
-/// (reconstruction does not use them); from the denoiser stage, a whole diffusers directory
+/// (reconstruction does not use them); from the decoder stage, the same with the warm start's
+/// statistics; from the denoiser stage, a whole diffusers directory
 /// with the run's tokenizer and VAE, which `tenku generate --model` and `tenku eval` load.
 /// Each folder is written beside its place and renamed into it.
 ///
@@ -795,6 +838,10 @@ pub fn export_snapshot(
     let snapshot = Snapshot { stage: checkpoint.state.stage, step: checkpoint.state.step };
     let stage = match snapshot.stage {
         Stage::Vae => &recipe.vae_stage,
+        Stage::Decoder => recipe.decoder_stage.as_ref().ok_or_else(|| Error::InvalidRecipe {
+            path: run.join("recipe.json"),
+            reason: "the run's checkpoint is of a decoder stage, but its recipe has none".into(),
+        })?,
         Stage::Denoiser => &recipe.denoiser_stage,
     };
     let file = match weights {
@@ -802,8 +849,13 @@ pub fn export_snapshot(
         _ => MODEL_FILE,
     };
     std::fs::create_dir_all(out).map_err(|source| tenku_core::Error::Io { path: out.to_owned(), source })?;
-    if snapshot.stage == Stage::Vae {
-        let vae = load_module(recipe.vae.init(device), &mut checkpoint, file)?;
+    let untrained_vae = match (snapshot.stage, &recipe.warm_start) {
+        (Stage::Vae, _) => Some(recipe.vae.init(device)),
+        (Stage::Decoder, Some(init)) => Some(WanVae::load(&checked_vae_source(init, &recipe)?, device)?),
+        _ => None,
+    };
+    if let Some(untrained) = untrained_vae {
+        let vae = load_module(untrained, &mut checkpoint, file)?;
         replace_dir(&out.join("vae"), &|dir| Ok(vae.save(dir)?))?;
         return Ok(snapshot);
     }

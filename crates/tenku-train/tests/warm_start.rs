@@ -1,11 +1,12 @@
-//! A warm start: a run continues from the recipe's `warm_start` model — its VAE kept, its
-//! text encoder and transformer, not fresh weights, beginning the denoiser stage.
+//! A warm start: a run continues from the recipe's `warm_start` model — its VAE kept (or its
+//! decoder fine-tuned), its text encoder and transformer, not fresh weights, beginning the
+//! denoiser stage.
 
 use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
 use tenku_core::WeightStore;
-use tenku_train::{Error, Outcome, Recipe, StageConfig, TrainOptions, train};
+use tenku_train::{Error, Outcome, Recipe, Stage, StageConfig, TrainOptions, train};
 
 fn run(out: &Path, recipe: &Recipe) -> Result<PathBuf, Error> {
     match train(out, recipe, &Device::flex(), &TrainOptions { stop_after: None }, &mut |_| {})? {
@@ -16,9 +17,15 @@ fn run(out: &Path, recipe: &Recipe) -> Result<PathBuf, Error> {
 
 /// The largest difference between the same tensors of two components' weight files.
 fn largest_difference(a: &Path, b: &Path) -> f32 {
+    largest_difference_of(a, b, |_| true)
+}
+
+/// The largest difference between the tensors whose keys `chosen` accepts of two components'
+/// weight files.
+fn largest_difference_of(a: &Path, b: &Path, chosen: impl Fn(&str) -> bool) -> f32 {
     let (a, b) = (WeightStore::open(a).unwrap(), WeightStore::open(b).unwrap());
     let mut largest = 0.0f32;
-    for (key, _) in a.tensors() {
+    for (key, _) in a.tensors().filter(|(key, _)| chosen(key)) {
         let ((x, _), (y, _)) = (a.read_f32(key).unwrap(), b.read_f32(key).unwrap());
         largest = x.iter().zip(&y).map(|(x, y)| (x - y).abs()).fold(largest, f32::max);
     }
@@ -88,4 +95,45 @@ fn a_missing_warm_start_names_its_folder() {
     let init = missing.path().join("no-model");
     let error = run(a.path(), &warm(Some(init.clone()), 1e-3)).unwrap_err().to_string();
     assert!(error.contains(&init.join("vae/config.json").display().to_string()), "{error}");
+}
+
+#[test]
+fn a_decoder_stage_trains_the_warm_starts_decoder_alone_and_resumes_and_0_denoiser_steps_keep_the_rest() {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let init = other_model(dirs[0].path());
+    let tiny = Recipe::tiny();
+    let decoder_stage = StageConfig { steps: 3, learning_rate: 1e-3, ..tiny.vae_stage.clone() };
+    let denoiser_kept = StageConfig { steps: 0, ..tiny.denoiser_stage.clone() };
+    let recipe = Recipe {
+        decoder_stage: Some(decoder_stage),
+        denoiser_stage: denoiser_kept,
+        ..warm(Some(init.clone()), 1e-3)
+    };
+    let tuned = run(dirs[1].path(), &recipe).unwrap();
+    for component in ["transformer", "text_encoder"] {
+        assert_eq!(largest_difference(&init.join(component), &tuned.join(component)), 0.0, "{component}");
+    }
+
+    let decoder_side = |key: &str| key.starts_with("decoder.") || key.starts_with("post_quant_conv.");
+    let encoder_side = |key: &str| !decoder_side(key);
+    let (before, after) = (init.join("vae"), tuned.join("vae"));
+    assert_eq!(largest_difference_of(&before, &after, encoder_side), 0.0, "the encoder is frozen");
+    assert!(largest_difference_of(&before, &after, decoder_side) > 1e-4, "the decoder did not train");
+    let vae_config = |model: &Path| std::fs::read_to_string(model.join("vae/config.json")).unwrap();
+    assert_eq!(vae_config(&tuned), vae_config(&init), "the latent statistics are the warm start's");
+
+    // Killed in the decoder stage, then resumed: the same decoder.
+    let stopped =
+        train(dirs[2].path(), &recipe, &Device::flex(), &TrainOptions { stop_after: Some(2) }, &mut |_| {});
+    assert!(matches!(stopped, Ok(Outcome::Stopped { stage: Stage::Decoder, step: 2 })), "{stopped:?}");
+    let resumed = run(dirs[2].path(), &recipe).unwrap();
+    assert_eq!(largest_difference(&after, &resumed.join("vae")), 0.0, "a resumed decoder stage differs");
+}
+
+#[test]
+fn a_decoder_stage_needs_a_warm_start() {
+    let tiny = Recipe::tiny();
+    let recipe = Recipe { decoder_stage: Some(tiny.vae_stage.clone()), ..tiny };
+    let error = run(tempfile::tempdir().unwrap().path(), &recipe).unwrap_err().to_string();
+    assert!(error.contains("decoder_stage") && error.contains("warm_start"), "{error}");
 }
