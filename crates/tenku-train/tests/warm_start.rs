@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
 use tenku_core::WeightStore;
-use tenku_train::{Error, Outcome, Recipe, Stage, StageConfig, TrainOptions, train};
+use tenku_train::{
+    Error, Outcome, Recipe, Snapshot, SnapshotWeights, Stage, StageConfig, TrainOptions, export_snapshot,
+    train,
+};
 
 fn run(out: &Path, recipe: &Recipe) -> Result<PathBuf, Error> {
     match train(out, recipe, &Device::flex(), &TrainOptions { stop_after: None }, &mut |_| {})? {
@@ -126,6 +129,14 @@ fn a_decoder_stage_trains_the_warm_starts_decoder_alone_and_resumes_and_0_denois
     let stopped =
         train(dirs[2].path(), &recipe, &Device::flex(), &TrainOptions { stop_after: Some(2) }, &mut |_| {});
     assert!(matches!(stopped, Ok(Outcome::Stopped { stage: Stage::Decoder, step: 2 })), "{stopped:?}");
+    let snapshot_dir = tempfile::tempdir().unwrap();
+    let snapshot =
+        export_snapshot(dirs[2].path(), snapshot_dir.path(), SnapshotWeights::HandedOn, &Device::flex())
+            .unwrap();
+    assert_eq!(snapshot, Snapshot { stage: Stage::Decoder, step: 2 });
+    let snapshot_config = std::fs::read_to_string(snapshot_dir.path().join("vae/config.json")).unwrap();
+    assert_eq!(snapshot_config, vae_config(&init), "a decoder snapshot keeps the latent statistics");
+    assert!(largest_difference_of(&before, &snapshot_dir.path().join("vae"), decoder_side) > 1e-5);
     let resumed = run(dirs[2].path(), &recipe).unwrap();
     assert_eq!(largest_difference(&after, &resumed.join("vae")), 0.0, "a resumed decoder stage differs");
 }
