@@ -464,12 +464,14 @@ impl Recipe {
                 return Err(format!("{name} frames {frames}: expected 1 + {temporal}k"));
             }
         }
-        if windowed.iter().any(|(_, frames)| *frames > world.frames)
-            || self.denoiser_stage.frames != world.frames
-        {
-            return Err("vae_stage.frames and decoder_stage.frames must be at most world.frames, \
-                        denoiser_stage.frames equal to it"
-                .into());
+        if let Some((name, frames)) = windowed.iter().find(|(_, frames)| *frames > world.frames) {
+            return Err(format!("{name}.frames {frames} must be at most world.frames {}", world.frames));
+        }
+        if self.denoiser_stage.frames != world.frames {
+            return Err(format!(
+                "denoiser_stage.frames {} must equal world.frames {}",
+                self.denoiser_stage.frames, world.frames
+            ));
         }
         if !world.height.is_multiple_of(spatial) || !world.width.is_multiple_of(spatial) {
             return Err(format!("world {}x{} must be multiples of {spatial}", world.height, world.width));
@@ -756,7 +758,8 @@ mod tests {
 
         let too_long = StageConfig { frames: tiny.world.frames + 4, ..tiny.vae_stage.clone() };
         let long_window = Recipe { decoder_stage: Some(too_long), ..warm.clone() };
-        assert!(long_window.validate().unwrap_err().contains("decoder_stage"));
+        let error = long_window.validate().unwrap_err();
+        assert!(error.contains(&format!("decoder_stage.frames {}", tiny.world.frames + 4)), "{error}");
         let no_steps = StageConfig { steps: 0, ..tiny.vae_stage.clone() };
         let idle = Recipe { decoder_stage: Some(no_steps), ..warm.clone() };
         assert!(idle.validate().unwrap_err().contains("decoder_stage"));
