@@ -70,6 +70,9 @@ pub struct ShapesArgs {
     /// records another).
     #[arg(long)]
     guidance: Option<f64>,
+    /// Noise levels `LOW,HIGH` at which guidance acts; the model's default when absent.
+    #[arg(long, value_name = "LOW,HIGH", value_parser = crate::generate::parse_interval)]
+    guidance_interval: Option<[f64; 2]>,
     /// Flow shift; defaults to the model's scheduler config.
     #[arg(long)]
     shift: Option<f64>,
@@ -91,7 +94,7 @@ pub struct ShapesArgs {
     /// Measure the denoiser alone, without a sampler: noise each ground-truth clip's latents to
     /// each of --noise-levels and report the error of one model evaluation (no guidance) per
     /// level; --task chooses which frames are given clean.
-    #[arg(long, conflicts_with_all = ["reconstruct", "samples", "sampler", "steps", "guidance", "shift"])]
+    #[arg(long, conflicts_with_all = ["reconstruct", "samples", "sampler", "steps", "guidance", "guidance_interval", "shift"])]
     denoise: bool,
     /// With --denoise: the noise levels σ in (0, 1], comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "0.1,0.3,0.5,0.7,0.9,1", requires = "denoise", value_parser = parse_noise_level)]
@@ -166,6 +169,7 @@ fn run_shapes(args: &ShapesArgs, quiet: bool) -> Result<(), CliError> {
         seed: args.seed,
         steps: args.steps,
         guidance: args.guidance,
+        guidance_interval: args.guidance_interval,
         sampler: args.sampler,
         shift: args.shift,
     };

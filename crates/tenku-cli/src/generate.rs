@@ -39,6 +39,11 @@ pub struct GenerateArgs {
     /// default when absent (5 unless its directory records another).
     #[arg(long)]
     guidance: Option<f64>,
+    /// Noise levels `LOW,HIGH` (σ, from 0 to 1) at which guidance acts; the conditional
+    /// prediction alone elsewhere. The model's default when absent (every level, unless its
+    /// directory records an interval).
+    #[arg(long, value_name = "LOW,HIGH", value_parser = parse_interval)]
+    guidance_interval: Option<[f64; 2]>,
     /// Sampler, `name[:key=value,...]` (see `tenku samplers`); defaults to the model's scheduler.
     #[arg(long, value_parser = parse_sampler)]
     sampler: Option<SamplerKind>,
@@ -73,6 +78,15 @@ pub(crate) fn parse_sampler(text: &str) -> Result<SamplerKind, String> {
     text.parse().map_err(|e: tenku::sampler::Error| e.to_string())
 }
 
+/// `LOW,HIGH` as two numbers; their range is the request's to check.
+pub(crate) fn parse_interval(text: &str) -> Result<[f64; 2], String> {
+    let number = |part: &str| part.trim().parse::<f64>().ok();
+    match text.split_once(',').map(|(low, high)| (number(low), number(high))) {
+        Some((Some(low), Some(high))) => Ok([low, high]),
+        _ => Err(format!("expected two noise levels LOW,HIGH such as 0.3,1, got {text:?}")),
+    }
+}
+
 pub(crate) fn parse_backend(text: &str) -> Result<tenku::Backend, String> {
     text.parse().map_err(|e: tenku::Error| e.to_string())
 }
@@ -104,6 +118,7 @@ pub fn run(args: &GenerateArgs, quiet: bool) -> Result<(), CliError> {
         width: args.width.unwrap_or(defaults.width),
         steps: args.steps,
         guidance: args.guidance.unwrap_or(defaults.guidance),
+        guidance_interval: args.guidance_interval.or(defaults.guidance_interval),
         sampler: args.sampler,
         shift: args.shift,
         seed: args.seed,
@@ -134,6 +149,10 @@ pub fn run(args: &GenerateArgs, quiet: bool) -> Result<(), CliError> {
         steps: Some(request.steps as u32),
         extra: [
             ("guidance".to_owned(), request.guidance.to_string()),
+            (
+                "guidance_interval".to_owned(),
+                request.guidance_interval.map_or("all".into(), |[low, high]| format!("{low},{high}")),
+            ),
             (
                 "model".to_owned(),
                 args.model.as_ref().map_or("tenku-shapes (embedded)".into(), |m| m.display().to_string()),

@@ -40,6 +40,7 @@ fn help_lists_commands_and_every_generate_flag() {
         "--width",
         "--steps",
         "--guidance",
+        "--guidance-interval",
         "--sampler",
         "--shift",
         "--seed",
@@ -64,7 +65,7 @@ fn samplers_lists_the_catalog() {
 
 #[test]
 fn invalid_flags_fail_with_one_line_naming_the_flag() {
-    let cases: [(&[&str], i32, &str); 7] = [
+    let cases: [(&[&str], i32, &str); 9] = [
         (&["generate", "--prompt", "a", "--frames", "80", "-o", "x.mp4"], 1, "nearest valid: 77 or 81"),
         (&["generate", "--prompt", "a", "--height", "100", "-o", "x.mp4"], 1, "--height 100"),
         (&["generate", "--prompt", "a", "--steps", "0", "-o", "x.mp4"], 1, "--steps"),
@@ -72,6 +73,12 @@ fn invalid_flags_fail_with_one_line_naming_the_flag() {
         (&["generate", "--prompt", "a", "--sampler", "eulr", "-o", "x.mp4"], 2, "unknown sampler `eulr`"),
         (&["generate", "--prompt", "a", "--device", "tpu", "-o", "x.mp4"], 2, "unknown device `tpu`"),
         (&["generate", "--prompt", "a", "--steps", "many", "-o", "x.mp4"], 2, "--steps"),
+        (&["generate", "--prompt", "a", "--guidance-interval", "0.3", "-o", "x.mp4"], 2, "LOW,HIGH"),
+        (
+            &["generate", "--prompt", "a", "--guidance-interval", "0.9,0.3", "-o", "x.mp4"],
+            1,
+            "--guidance-interval 0.9,0.3",
+        ),
     ];
     for (args, code, needle) in cases {
         let out = tenku(args);

@@ -7,7 +7,7 @@
 //! let request = GenerateRequest {
 //!     prompt: "a red circle moves left".into(),
 //!     negative_prompt: String::new(),
-//!     frames: 80, height: 64, width: 64, steps: 20, guidance: 5.0,
+//!     frames: 80, height: 64, width: 64, steps: 20, guidance: 5.0, guidance_interval: None,
 //!     sampler: Some("unipc".parse().unwrap()), shift: None, seed: 0, noise: None,
 //!     max_sequence_length: 512, first_frames: None,
 //! };

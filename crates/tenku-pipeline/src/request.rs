@@ -53,6 +53,8 @@ pub struct GenerationDefaults {
     pub max_sequence_length: usize,
     /// Classifier-free guidance scale.
     pub guidance: f64,
+    /// The noise levels at which guidance acts ([`GenerateRequest::guidance_interval`]).
+    pub guidance_interval: Option<[f64; 2]>,
 }
 
 impl Default for GenerationDefaults {
@@ -64,6 +66,7 @@ impl Default for GenerationDefaults {
             fps: 16.0,
             max_sequence_length: 512,
             guidance: DEFAULT_GUIDANCE,
+            guidance_interval: None,
         }
     }
 }
@@ -88,6 +91,7 @@ impl GenerationDefaults {
             width: self.width,
             steps: DEFAULT_STEPS,
             guidance: self.guidance,
+            guidance_interval: self.guidance_interval,
             sampler: None,
             shift: None,
             seed: 0,
@@ -132,6 +136,10 @@ pub struct GenerateRequest {
     pub steps: usize,
     /// Classifier-free guidance scale, ≥ 0; ≤ 1 disables the unconditional pass.
     pub guidance: f64,
+    /// The noise levels `[low, high]` (σ, 0 ≤ low ≤ high, high may be infinite) at which guidance
+    /// acts; elsewhere the conditional prediction is used alone, without the unconditional pass.
+    /// `None`: every level.
+    pub guidance_interval: Option<[f64; 2]>,
     /// The sampler; `None` takes the one the model's scheduler config names.
     pub sampler: Option<SamplerKind>,
     /// Flow shift; `None` takes the model's scheduler config.
@@ -209,6 +217,15 @@ impl GenerateRequest {
                 expected: "a finite scale ≥ 0".into(),
             });
         }
+        if let Some([low, high]) = self.guidance_interval
+            && !(low.is_finite() && !high.is_nan() && 0.0 <= low && low <= high)
+        {
+            return Err(Error::InvalidRequest {
+                flag: "--guidance-interval",
+                value: format!("{low},{high}"),
+                expected: "noise levels LOW,HIGH with 0 ≤ LOW ≤ HIGH".into(),
+            });
+        }
         if let Some(first) = &self.first_frames {
             let (count, height, width, channels) = first.dim();
             let expected = if !frames_ok(count) || count >= self.frames {
@@ -259,6 +276,7 @@ mod tests {
             width: 96,
             steps: 20,
             guidance: 5.0,
+            guidance_interval: None,
             sampler: Some(SamplerKind::Euler),
             shift: None,
             seed: 0,
@@ -303,6 +321,10 @@ mod tests {
         assert!(m.contains("--steps"), "{m}");
         let m = message(GenerateRequest { guidance: -1.0, ..request() });
         assert!(m.contains("--guidance -1"), "{m}");
+        for interval in [[0.5, 0.2], [-0.1, 0.5], [0.0, f64::NAN]] {
+            let m = message(GenerateRequest { guidance_interval: Some(interval), ..request() });
+            assert!(m.contains("--guidance-interval") && m.contains("0 ≤ LOW ≤ HIGH"), "{m}");
+        }
         let m = message(GenerateRequest { prompt: "  ".into(), ..request() });
         assert!(m.contains("--prompt"), "{m}");
         let m = message(GenerateRequest { shift: Some(0.0), ..request() });

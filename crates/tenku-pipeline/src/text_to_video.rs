@@ -5,7 +5,7 @@ use std::ops::ControlFlow;
 use burn::tensor::{Device, Tensor, TensorData};
 use ndarray::{Array4, ArrayView4, s};
 use tenku_core::{Conditioning, Denoiser, NoiseLevel, SeededNoise, TextEncoder, Timestep, VideoAutoencoder};
-use tenku_sampler::{Branch, Cfg, Guidance, Guided, sample};
+use tenku_sampler::{Branch, Cfg, Guidance, GuidanceInterval, Guided, sample};
 
 use crate::scheduler::{SchedulerSpec, flow_schedule};
 use crate::{Error, GenerateRequest, GenerationDefaults, Geometry, latents_from_file, seeded_latents};
@@ -102,8 +102,12 @@ impl<E: TextEncoder, D: Denoiser, V: VideoAutoencoder> TextToVideo<E, D, V> {
             };
             self.model_output(x, level.timestep, conditioning, clean.as_ref())
         };
-        let guidance: Option<Box<dyn Guidance>> =
-            guided.then(|| Box::new(Cfg { scale: request.guidance }) as _);
+        let cfg = Cfg { scale: request.guidance };
+        let guidance: Option<Box<dyn Guidance>> = match request.guidance_interval {
+            _ if !guided => None,
+            None => Some(Box::new(cfg)),
+            Some([low, high]) => Some(Box::new(GuidanceInterval { inner: cfg, sigmas: low..=high })),
+        };
         let mut model = Guided::new(predict, self.denoiser.prediction(), guidance);
         let mut sampler = sampler_kind.build();
         // Stochastic samplers continue the seed's stream past the initial latents.

@@ -111,6 +111,7 @@ fn request() -> GenerateRequest {
         width: 32,
         steps: 4,
         guidance: 3.0,
+        guidance_interval: None,
         sampler: None,
         shift: None,
         seed: 1,
@@ -143,6 +144,22 @@ fn without_guidance_only_the_prompt_counts() {
     let frames = pipeline().generate(&request, &mut |_| {}).unwrap();
     // 0.5 in latent space → 0.5/2 + 0.5 = 0.75 in pixels.
     assert!(frames.iter().all(|&v| (v - 0.75).abs() < 1e-5));
+}
+
+#[test]
+fn a_guidance_interval_decides_by_the_noise_level_of_each_step() {
+    // Euler's last step lands on its model's x0 estimate, made at the lowest noise level; its
+    // first level is σ = 1.
+    let pixel = |interval| {
+        let request = GenerateRequest {
+            guidance_interval: Some(interval),
+            sampler: Some(SamplerKind::Euler),
+            ..request()
+        };
+        pipeline().generate(&request, &mut |_| {}).unwrap()[[0, 0, 0, 0]]
+    };
+    assert!((pixel([1.0, f64::INFINITY]) - 0.75).abs() < 1e-5, "guided at the first level only");
+    assert!((pixel([0.0, 0.99]) - 1.0).abs() < 1e-5, "guided at every level but the first");
 }
 
 #[test]

@@ -63,6 +63,17 @@ fn a_recorded_guidance_is_the_default_and_a_negative_one_is_named() {
 }
 
 #[test]
+fn a_recorded_guidance_interval_is_the_default_and_a_reversed_one_is_named() {
+    let dir = copy_of_tiny_pipeline();
+    assert_eq!(load_wan(dir.path(), &device()).unwrap().defaults.guidance_interval, None);
+    record_defaults(dir.path(), serde_json::json!({ "guidance_interval": [0.3, 1.0] }));
+    assert_eq!(load_wan(dir.path(), &device()).unwrap().defaults.guidance_interval, Some([0.3, 1.0]));
+    record_defaults(dir.path(), serde_json::json!({ "guidance_interval": [0.9, 0.3] }));
+    let message = load_error(dir.path());
+    assert!(message.contains("_tenku_defaults.guidance_interval 0.9,0.3"), "{message}");
+}
+
+#[test]
 fn recorded_sizes_and_frame_rate_are_checked_on_load_and_named() {
     let dir = copy_of_tiny_pipeline();
     for (defaults, named) in [

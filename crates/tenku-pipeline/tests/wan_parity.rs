@@ -20,6 +20,7 @@ fn request(case: &str, noise: std::path::PathBuf) -> GenerateRequest {
         width: number("width") as usize,
         steps: number("num_inference_steps") as usize,
         guidance: number("guidance_scale"),
+        guidance_interval: None,
         sampler: None,
         shift: None,
         seed: 0,

@@ -1,5 +1,7 @@
 //! Guidance: combining conditional and unconditional predictions, as a model function.
 
+use std::ops::RangeInclusive;
+
 use burn::tensor::Tensor;
 use tenku_core::{ModelFn, NoiseLevel, Prediction};
 
@@ -19,6 +21,12 @@ pub enum Branch {
 pub trait Guidance {
     /// The guided prediction at `level`.
     fn combine(&self, conditional: Tensor<5>, unconditional: Tensor<5>, level: &NoiseLevel) -> Tensor<5>;
+
+    /// Whether guidance acts at `level`; where it does not, [`Guided`] skips the unconditional
+    /// pass and uses the conditional prediction alone. Every level by default.
+    fn active(&self, _level: &NoiseLevel) -> bool {
+        true
+    }
 }
 
 /// Classifier-free guidance (Ho & Salimans 2022): `u + scale·(c − u)`.
@@ -85,6 +93,30 @@ impl<G: Guidance> Guidance for Rescaled<G> {
         let rescaled = guided.clone() * (sample_std(conditional) / sample_std(guided.clone()));
         rescaled * self.phi + guided * (1.0 - self.phi)
     }
+
+    fn active(&self, level: &NoiseLevel) -> bool {
+        self.inner.active(level)
+    }
+}
+
+/// Guidance in a limited interval of noise levels (Kynkäänniemi et al. 2024): `inner` where
+/// `low ≤ σ ≤ high`, the conditional prediction alone (and no unconditional pass) elsewhere.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GuidanceInterval<G> {
+    /// The guidance applied inside the interval.
+    pub inner: G,
+    /// The noise levels σ, `low..=high`, at which `inner` acts.
+    pub sigmas: RangeInclusive<f64>,
+}
+
+impl<G: Guidance> Guidance for GuidanceInterval<G> {
+    fn combine(&self, conditional: Tensor<5>, unconditional: Tensor<5>, level: &NoiseLevel) -> Tensor<5> {
+        self.inner.combine(conditional, unconditional, level)
+    }
+
+    fn active(&self, level: &NoiseLevel) -> bool {
+        self.sigmas.contains(&level.sigma) && self.inner.active(level)
+    }
 }
 
 /// A [`ModelFn`] from a raw-prediction function and optional guidance.
@@ -109,12 +141,70 @@ impl<F: FnMut(Tensor<5>, &NoiseLevel, Branch) -> Tensor<5>> ModelFn for Guided<F
     fn x0(&mut self, x: Tensor<5>, level: &NoiseLevel) -> Tensor<5> {
         let conditional = (self.predict)(x.clone(), level, Branch::Conditional);
         let raw = match &self.guidance {
-            None => conditional,
-            Some(guidance) => {
+            Some(guidance) if guidance.active(level) => {
                 let unconditional = (self.predict)(x.clone(), level, Branch::Unconditional);
                 guidance.combine(conditional, unconditional, level)
             }
+            _ => conditional,
         };
         self.prediction.to_x0(raw, x, level.alpha, level.sigma)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::Device;
+    use tenku_core::ModelFn;
+
+    use super::*;
+
+    fn level(index: usize, sigma: f64) -> NoiseLevel {
+        NoiseLevel { index, alpha: 1.0 - sigma, sigma, timestep: sigma * 1000.0 }
+    }
+
+    /// A velocity model predicting 1 for the conditional branch and 0 for the unconditional one,
+    /// counting its unconditional calls.
+    fn run(guidance: Option<Box<dyn Guidance>>, sigma: f64) -> (f32, usize) {
+        let mut unconditional_calls = 0;
+        let predict = |x: Tensor<5>, _: &NoiseLevel, branch: Branch| match branch {
+            Branch::Conditional => x.ones_like(),
+            Branch::Unconditional => {
+                unconditional_calls += 1;
+                x.zeros_like()
+            }
+        };
+        let mut model = Guided::new(predict, Prediction::Velocity, guidance);
+        let x = Tensor::<5>::zeros([1, 1, 1, 1, 1], &Device::flex());
+        // x0 = x − σ·v for a flow velocity v.
+        let x0 = model.x0(x, &level(0, sigma)).into_scalar();
+        drop(model);
+        (x0, unconditional_calls)
+    }
+
+    #[test]
+    fn cfg_scales_the_difference_of_the_branches() {
+        let (x0, calls) = run(Some(Box::new(Cfg { scale: 3.0 })), 0.5);
+        assert!((x0 + 1.5).abs() < 1e-6, "x0 {x0}");
+        assert_eq!(calls, 1);
+    }
+
+    #[test]
+    fn an_interval_guides_inside_it_and_skips_the_unconditional_pass_outside() {
+        let interval =
+            || Some(Box::new(GuidanceInterval { inner: Cfg { scale: 3.0 }, sigmas: 0.2..=0.6 }) as _);
+        for (sigma, guided) in [(0.1, false), (0.2, true), (0.5, true), (0.6, true), (0.9, false)] {
+            let (x0, calls) = run(interval(), sigma);
+            let velocity = if guided { 3.0 } else { 1.0 };
+            assert!((x0 + (sigma * velocity) as f32).abs() < 1e-6, "σ {sigma}: x0 {x0}");
+            assert_eq!(calls, usize::from(guided), "σ {sigma}");
+        }
+    }
+
+    #[test]
+    fn a_wrapped_interval_still_decides_where_guidance_acts() {
+        let inner = GuidanceInterval { inner: Cfg { scale: 3.0 }, sigmas: 0.2..=0.6 };
+        let (x0, calls) = run(Some(Box::new(Rescaled { inner, phi: 0.5 })), 0.9);
+        assert!((x0 + 0.9).abs() < 1e-6, "x0 {x0}");
+        assert_eq!(calls, 0);
     }
 }

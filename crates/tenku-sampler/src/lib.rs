@@ -46,7 +46,7 @@ pub use ddpm::Ddpm;
 pub use dpmpp_2m::DpmPp2M;
 pub use error::Error;
 pub use euler::Euler;
-pub use guidance::{Branch, Cfg, CfgZeroStar, Guidance, Guided, Rescaled};
+pub use guidance::{Branch, Cfg, CfgZeroStar, Guidance, GuidanceInterval, Guided, Rescaled};
 pub use heun::Heun;
 pub use kind::{CATALOG, SamplerInfo, SamplerKind};
 pub use lcm::Lcm;

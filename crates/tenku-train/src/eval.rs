@@ -56,6 +56,9 @@ pub struct EvalOptions {
     /// Classifier-free guidance scale; `None` takes the model's
     /// ([`GenerationDefaults::guidance`](tenku_pipeline::GenerationDefaults::guidance)).
     pub guidance: Option<f64>,
+    /// The noise levels at which guidance acts; `None` takes the model's
+    /// ([`GenerationDefaults::guidance_interval`](tenku_pipeline::GenerationDefaults::guidance_interval)).
+    pub guidance_interval: Option<[f64; 2]>,
     /// The sampler; `None` takes the model's.
     pub sampler: Option<SamplerKind>,
     /// Flow shift; `None` takes the model's.
@@ -70,6 +73,7 @@ impl Default for EvalOptions {
             seed: 0,
             steps: DEFAULT_STEPS,
             guidance: None,
+            guidance_interval: None,
             sampler: None,
             shift: None,
         }
@@ -127,6 +131,7 @@ pub fn evaluate<E: TextEncoder, D: Denoiser, V: VideoAutoencoder>(
         let request = GenerateRequest {
             steps: options.steps,
             guidance: options.guidance.unwrap_or(pipeline.defaults.guidance),
+            guidance_interval: options.guidance_interval.or(pipeline.defaults.guidance_interval),
             sampler: options.sampler,
             shift: options.shift,
             seed,
