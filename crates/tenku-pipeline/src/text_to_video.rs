@@ -102,12 +102,13 @@ impl<E: TextEncoder, D: Denoiser, V: VideoAutoencoder> TextToVideo<E, D, V> {
             };
             self.model_output(x, level.timestep, conditioning, clean.as_ref())
         };
-        let cfg = Cfg { scale: request.guidance };
-        let guidance: Option<Box<dyn Guidance>> = match request.guidance_interval {
-            _ if !guided => None,
-            None => Some(Box::new(cfg)),
-            Some([low, high]) => Some(Box::new(GuidanceInterval { inner: cfg, sigmas: low..=high })),
-        };
+        let guidance = guided.then(|| -> Box<dyn Guidance> {
+            let cfg = Cfg { scale: request.guidance };
+            match request.guidance_interval {
+                None => Box::new(cfg),
+                Some([low, high]) => Box::new(GuidanceInterval { inner: cfg, sigmas: low..=high }),
+            }
+        });
         let mut model = Guided::new(predict, self.denoiser.prediction(), guidance);
         let mut sampler = sampler_kind.build();
         // Stochastic samplers continue the seed's stream past the initial latents.

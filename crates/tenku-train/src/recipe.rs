@@ -332,9 +332,10 @@ impl Recipe {
         Self { seed: eighth.seed + 1, decoder_stage: Some(decoder_stage), ..eighth }
     }
 
-    /// The tenth and last run behind the shipped default model: [`Recipe::shapes_decoder_whole`]'s model
-    /// in `base` with its VAE decoder fine-tuned 1500 more steps on whole clips, under the same
-    /// schedule (seed 2035), with a checkpoint every 3 minutes. About 55 minutes on two CPU cores.
+    /// The tenth and last run behind the shipped default model:
+    /// [`Recipe::shapes_decoder_whole`]'s model in `base` with its VAE decoder fine-tuned 1500
+    /// more steps on whole clips, under the same schedule (seed 2035), with a checkpoint every 3
+    /// minutes. About 55 minutes on two CPU cores.
     pub fn shapes_decoder_longer(base: PathBuf) -> Self {
         let ninth = Self::shapes_decoder_whole(base);
         let decoder_stage = ninth.decoder_stage.clone().map(|stage| StageConfig { steps: 1500, ..stage });
