@@ -141,24 +141,24 @@ pub fn run(args: &GenerateArgs, quiet: bool) -> Result<(), CliError> {
     progress.finish();
 
     let video = tenku::io::Video::new(frames, args.fps.unwrap_or(pipeline.defaults.fps))?;
+    let mut extra = std::collections::BTreeMap::from([
+        ("guidance".to_owned(), request.guidance.to_string()),
+        (
+            "model".to_owned(),
+            args.model.as_ref().map_or("tenku-shapes (embedded)".into(), |m| m.display().to_string()),
+        ),
+    ]);
+    if request.guided() {
+        let interval = request.guidance_interval.map_or("all".into(), |[low, high]| format!("{low},{high}"));
+        extra.insert("guidance_interval".to_owned(), interval);
+    }
     let metadata = tenku::io::Metadata {
         prompt: Some(request.prompt.clone()),
         negative_prompt: Some(request.negative_prompt.clone()),
         seed: request.noise.is_none().then_some(request.seed),
         sampler: Some(sampler.to_string()),
         steps: Some(request.steps as u32),
-        extra: [
-            ("guidance".to_owned(), request.guidance.to_string()),
-            (
-                "guidance_interval".to_owned(),
-                request.guidance_interval.map_or("all".into(), |[low, high]| format!("{low},{high}")),
-            ),
-            (
-                "model".to_owned(),
-                args.model.as_ref().map_or("tenku-shapes (embedded)".into(), |m| m.display().to_string()),
-            ),
-        ]
-        .into(),
+        extra,
     };
     let format = tenku::io::write_video(&args.output, &video, &metadata)?;
     tracing::info!(output = %args.output.display(), %format, frames = video.num_frames(), "wrote");

@@ -108,6 +108,31 @@ fn generate_uses_the_embedded_model_and_warns_about_unknown_words() {
         dir.path().join("cache/tenku/models").read_dir().unwrap().next().is_some(),
         "unpacked into the cache"
     );
+    let metadata = tenku::io::read_metadata(&output).unwrap();
+    assert_eq!(metadata.extra["guidance"], "3", "the model's recorded default");
+    assert_eq!(metadata.extra["guidance_interval"], "all");
+
+    let unguided = dir.path().join("unguided.gif");
+    let out = Command::new(env!("CARGO_BIN_EXE_tenku"))
+        .args([
+            "--quiet",
+            "generate",
+            "--prompt",
+            "a red circle moves left",
+            "--steps",
+            "2",
+            "--guidance",
+            "1",
+            "-o",
+        ])
+        .arg(&unguided)
+        .env("XDG_CACHE_HOME", dir.path().join("cache"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let metadata = tenku::io::read_metadata(&unguided).unwrap();
+    assert_eq!(metadata.extra["guidance"], "1");
+    assert!(!metadata.extra.contains_key("guidance_interval"), "no interval without guidance: {metadata:?}");
 }
 
 #[test]

@@ -170,6 +170,12 @@ fn nearest(value: usize, valid: impl Fn(usize) -> bool, floor: usize) -> String 
 }
 
 impl GenerateRequest {
+    /// Whether classifier-free guidance is on: a scale above 1. Otherwise the unconditional
+    /// pass is skipped and [`GenerateRequest::guidance_interval`] has no effect.
+    pub fn guided(&self) -> bool {
+        self.guidance > 1.0
+    }
+
     /// Checks every field against `geometry`, failing on the first invalid one with the flag's
     /// name and the nearest valid values.
     pub fn validate(&self, geometry: &Geometry) -> Result<(), Error> {

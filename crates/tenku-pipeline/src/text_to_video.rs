@@ -71,7 +71,7 @@ impl<E: TextEncoder, D: Denoiser, V: VideoAutoencoder> TextToVideo<E, D, V> {
         let shift = request.shift.unwrap_or(self.scheduler.shift);
 
         // 1. Prompts. The negative branch runs only when guidance is on (scale > 1), as diffusers.
-        let guided = request.guidance > 1.0;
+        let guided = request.guided();
         let cond =
             Conditioning::text(self.text_encoder.encode(&[&request.prompt], request.max_sequence_length)?);
         let uncond = if guided {

@@ -332,22 +332,38 @@ impl Recipe {
         Self { seed: eighth.seed + 1, decoder_stage: Some(decoder_stage), ..eighth }
     }
 
-    /// The tenth and last run behind the shipped default model:
-    /// [`Recipe::shapes_decoder_whole`]'s model in `base` with its VAE decoder fine-tuned 1500
-    /// more steps on whole clips, under the same schedule (seed 2035), with a checkpoint every 3
-    /// minutes. About 55 minutes on two CPU cores.
+    /// The tenth run behind the shipped default model: [`Recipe::shapes_decoder_whole`]'s model
+    /// in `base` with its VAE decoder fine-tuned 1500 more steps on whole clips, under the same
+    /// schedule (seed 2035), with a checkpoint every 3 minutes. About 55 minutes on two CPU
+    /// cores.
     pub fn shapes_decoder_longer(base: PathBuf) -> Self {
         let ninth = Self::shapes_decoder_whole(base);
         let decoder_stage = ninth.decoder_stage.clone().map(|stage| StageConfig { steps: 1500, ..stage });
         Self { seed: ninth.seed + 1, decoder_stage, checkpoint_every_secs: 180, ..ninth }
     }
 
+    /// The eleventh and last run behind the shipped default model, the third on a GPU:
+    /// [`Recipe::shapes_decoder_longer`]'s model in `base` with its denoiser trained again — its
+    /// VAE kept, 2400 more steps of 8 clips under [`Recipe::shapes_batched`]'s schedule and
+    /// averaging, on new clips (seed 2037; 2036 drew the clips of a CPU experiment, see
+    /// docs/shapes.md), with a checkpoint every minute. 8 minutes on an H200.
+    pub fn shapes_batched_again(base: PathBuf) -> Self {
+        let tenth = Self::shapes_decoder_longer(base);
+        Self {
+            seed: tenth.seed + 2,
+            decoder_stage: None,
+            denoiser_stage: StageConfig { steps: 2400, ..tenth.denoiser_stage.clone() },
+            checkpoint_every_secs: 60,
+            ..tenth
+        }
+    }
+
     /// The names of the built-in recipes, in the order of the shipped model's runs:
     /// [`Recipe::shapes_default`], [`Recipe::shapes_continued`], [`Recipe::shapes_averaged`],
     /// [`Recipe::shapes_refined`], [`Recipe::shapes_polished`], [`Recipe::shapes_batched`],
     /// [`Recipe::shapes_settled`], [`Recipe::shapes_decoder`], [`Recipe::shapes_decoder_whole`],
-    /// [`Recipe::shapes_decoder_longer`].
-    pub const BUILT_IN: [&str; 10] = [
+    /// [`Recipe::shapes_decoder_longer`], [`Recipe::shapes_batched_again`].
+    pub const BUILT_IN: [&str; 11] = [
         "shapes-default",
         "shapes-continued",
         "shapes-averaged",
@@ -358,6 +374,7 @@ impl Recipe {
         "shapes-decoder",
         "shapes-decoder-whole",
         "shapes-decoder-longer",
+        "shapes-batched-again",
     ];
 
     /// The built-in recipe `name` (one of [`Recipe::BUILT_IN`]); the runs after the first
@@ -380,6 +397,7 @@ impl Recipe {
             "shapes-decoder" => Some(continued(Self::shapes_decoder)),
             "shapes-decoder-whole" => Some(continued(Self::shapes_decoder_whole)),
             "shapes-decoder-longer" => Some(continued(Self::shapes_decoder_longer)),
+            "shapes-batched-again" => Some(continued(Self::shapes_batched_again)),
             _ => None,
         }
     }
@@ -638,6 +656,7 @@ mod tests {
         Recipe::shapes_decoder("models/tenku-shapes".into()).validate().unwrap();
         Recipe::shapes_decoder_whole("models/tenku-shapes".into()).validate().unwrap();
         Recipe::shapes_decoder_longer("models/tenku-shapes".into()).validate().unwrap();
+        Recipe::shapes_batched_again("models/tenku-shapes".into()).validate().unwrap();
         Recipe::tiny().validate().unwrap();
     }
 
@@ -655,6 +674,7 @@ mod tests {
             Recipe::shapes_decoder(base.clone()),
             Recipe::shapes_decoder_whole(base.clone()),
             Recipe::shapes_decoder_longer(base.clone()),
+            Recipe::shapes_batched_again(base.clone()),
         ];
         assert_eq!(Recipe::BUILT_IN.len(), runs.len());
         for (name, recipe) in Recipe::BUILT_IN.into_iter().zip(&runs) {
