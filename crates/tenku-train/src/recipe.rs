@@ -346,7 +346,8 @@ impl Recipe {
     /// [`Recipe::shapes_decoder_longer`]'s model in `base` with its denoiser trained again — its
     /// VAE kept, 2400 more steps of 8 clips under [`Recipe::shapes_batched`]'s schedule and
     /// averaging, on new clips (seed 2037; 2036 drew the clips of a CPU experiment, see
-    /// docs/shapes.md), with a checkpoint every minute. 8 minutes on an H200.
+    /// docs/shapes.md), with a checkpoint every minute. 8 min 40 s on an H200 through wgpu; an
+    /// estimated 3 hours on two CPU cores.
     pub fn shapes_batched_again(base: PathBuf) -> Self {
         let tenth = Self::shapes_decoder_longer(base);
         Self {
