@@ -27,8 +27,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         width: 32,
         steps: 4,
         guidance: pipeline.defaults.guidance, // the model's default (Wan: 5)
-        guidance_interval: None,
-        sampler: None, // the model's scheduler; try Some("dpmpp_2m".parse()?)
+        guidance_interval: pipeline.defaults.guidance_interval, // the model's (None: every level)
+        sampler: None,                        // the model's scheduler; try Some("dpmpp_2m".parse()?)
         shift: None,
         seed: 42,
         noise: None,
