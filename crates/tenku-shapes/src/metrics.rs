@@ -19,6 +19,9 @@
 //!   permanent by the analyzer (seen clear on both sides, same shape and size, on course).
 //! * **jitter**: mean over matched objects with a fitted motion of their RMS centroid residual (px);
 //!   lower is better, and hard-edged ground truth sits at about 0.1-0.3 px.
+//!
+//! Shape and size are also tallied as [`Confusion`]s, caption class against detected class, to
+//! show which classes are read as which.
 
 use std::fmt::Write as _;
 
@@ -26,7 +29,7 @@ use serde::ser::SerializeStruct;
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::analyze::Analysis;
-use crate::attributes::{Colour, Motion};
+use crate::attributes::{Colour, Motion, Shape, Size};
 use crate::scene::SceneSpec;
 
 /// How one clip's analysis compares with its caption.
@@ -53,8 +56,16 @@ pub struct ClipScore {
 pub struct ObjectScore {
     /// The caption object's colour.
     pub colour: Colour,
+    /// The caption object's shape.
+    pub shape: Shape,
+    /// The caption object's size.
+    pub size: Size,
     /// An object of this colour was detected.
     pub found: bool,
+    /// The matched object's shape, when it was found and its shape could be read.
+    pub detected_shape: Option<Shape>,
+    /// The matched object's size, when it was found and its size could be read.
+    pub detected_size: Option<Size>,
     /// The detected shape matches.
     pub shape_correct: bool,
     /// The detected size matches.
@@ -88,11 +99,17 @@ pub fn score(spec: &SceneSpec, analysis: &Analysis) -> ClipScore {
                 }
                 _ => None,
             };
+            let detected_shape = detected.and_then(|object| object.shape);
+            let detected_size = detected.and_then(|object| object.size);
             ObjectScore {
                 colour: expected.colour,
+                shape: expected.shape,
+                size: expected.size,
                 found: detected.is_some(),
-                shape_correct: detected.is_some_and(|object| object.shape == Some(expected.shape)),
-                size_correct: detected.is_some_and(|object| object.size == Some(expected.size)),
+                detected_shape,
+                detected_size,
+                shape_correct: detected_shape == Some(expected.shape),
+                size_correct: detected_size == Some(expected.size),
                 direction_correct,
                 speed_correct,
                 permanent: spec.pillar.then(|| detected.is_some_and(|object| object.permanent == Some(true))),
@@ -169,6 +186,45 @@ impl Serialize for JitterMean {
     }
 }
 
+/// How often each caption class of a three-class attribute (shape or size) was read as each
+/// class, or not read at all.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confusion {
+    /// `counts[caption][detected]`, classes in the attribute's `ALL` order; the last column
+    /// counts objects not found or whose attribute could not be read.
+    pub counts: [[usize; 4]; 3],
+}
+
+impl Confusion {
+    /// Counts one object of caption class `caption` read as `detected` (`None`: not read).
+    pub fn record(&mut self, caption: usize, detected: Option<usize>) {
+        self.counts[caption][detected.unwrap_or(3)] += 1;
+    }
+
+    /// Rows `caption class | read as each class | not read | accuracy`, titled `title`.
+    pub fn table(&self, title: &str, classes: [&str; 3]) -> String {
+        let mut table = format!("{title:<12}");
+        for class in classes.iter().chain(&["none"]) {
+            let _ = write!(table, " {class:>8}");
+        }
+        table.push_str("  accuracy\n");
+        for (index, (class, row)) in classes.iter().zip(&self.counts).enumerate() {
+            let _ = write!(table, "{class:<12}");
+            for count in row {
+                let _ = write!(table, " {count:>8}");
+            }
+            let tally = Tally { correct: row[index], total: row.iter().sum() };
+            let _ = writeln!(table, "  {:>8}", percent(&tally));
+        }
+        table
+    }
+}
+
+/// A tally's accuracy as `12.3 %`, or `n/a`.
+fn percent(tally: &Tally) -> String {
+    tally.accuracy().map_or_else(|| "n/a".to_owned(), |accuracy| format!("{:.1} %", accuracy * 100.0))
+}
+
 /// [`ClipScore`]s accumulated over a prompt set (see the [module docs](self) for the definitions).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Metrics {
@@ -194,6 +250,12 @@ pub struct Metrics {
     pub permanence: Tally,
     /// Mean jitter (px) over matched objects with a fitted motion.
     pub jitter: JitterMean,
+    /// Per caption object: its shape against the detected one (classes in [`Shape::ALL`] order).
+    #[serde(default)]
+    pub shape_confusion: Confusion,
+    /// Per caption object: its size against the detected one (classes in [`Size::ALL`] order).
+    #[serde(default)]
+    pub size_confusion: Confusion,
 }
 
 impl Metrics {
@@ -207,6 +269,10 @@ impl Metrics {
             self.colour.record(object.found);
             self.shape.record(object.shape_correct);
             self.size.record(object.size_correct);
+            // Both enums are declared in their `ALL` order, so a class's discriminant is its index.
+            self.shape_confusion
+                .record(object.shape as usize, object.detected_shape.map(|shape| shape as usize));
+            self.size_confusion.record(object.size as usize, object.detected_size.map(|size| size as usize));
             self.direction.record(object.direction_correct);
             if let Some(correct) = object.speed_correct {
                 self.speed.record(correct);
@@ -236,17 +302,18 @@ impl Metrics {
         ]
     }
 
-    /// A readable, aligned text table of the accuracies (percent) and mean jitter.
+    /// A readable, aligned text table of the accuracies (percent) and mean jitter, followed by
+    /// the shape and size confusions.
     pub fn table(&self) -> String {
         let mut table = format!("{:<12} {:>9}  measured on ({} clips)\n", "metric", "value", self.clips);
         for (name, tally, unit) in self.tallies() {
-            let value = tally
-                .accuracy()
-                .map_or_else(|| "n/a".to_owned(), |accuracy| format!("{:.1} %", accuracy * 100.0));
-            let _ = writeln!(table, "{name:<12} {value:>9}  {} {unit}", tally.total);
+            let _ = writeln!(table, "{name:<12} {:>9}  {} {unit}", percent(tally), tally.total);
         }
         let jitter = self.jitter.mean().map_or_else(|| "n/a".to_owned(), |mean| format!("{mean:.3}"));
         let _ = writeln!(table, "{:<12} {jitter:>9}  {} objects", "jitter (px)", self.jitter.objects);
+        let _ = write!(table, "\n{}", self.shape_confusion.table("shape", Shape::ALL.map(Shape::word)));
+        let sizes = Size::ALL.map(|size| size.word().unwrap_or("default"));
+        let _ = write!(table, "\n{}", self.size_confusion.table("size", sizes));
         table
     }
 }

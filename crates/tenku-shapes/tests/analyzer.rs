@@ -132,6 +132,19 @@ fn blurred_noisy_clips_still_score_at_least_95_percent() {
     assert!(metrics.jitter.mean().unwrap() < 0.5, "{table}");
 }
 
+/// Three [1, 2, 1] blurs (a Gaussian of σ ≈ 1.2 px) leave a square's corners rounded but its
+/// sides where they were: the analyzer must still read shapes and sizes (a decoder that draws
+/// objects round or large is measured as such, not excused by soft edges).
+#[test]
+fn softly_blurred_clips_keep_their_shapes_and_sizes() {
+    let scenes = placed(random_captions(160, 5));
+    let (metrics, misses) = evaluate(&scenes, |clip, _| blur(blur(blur(clip))));
+    let table = metrics.table();
+    for (name, tally) in [("shape", metrics.shape), ("size", metrics.size)] {
+        assert_eq!(tally.accuracy(), Some(1.0), "{name}\n{table}\n{}", misses.join("\n"));
+    }
+}
+
 #[test]
 fn empty_and_malformed_clips_have_no_objects() {
     let config = WorldConfig::default();
@@ -174,12 +187,22 @@ fn wrong_captions_score_wrong() {
     assert!(!red.found && !red.shape_correct && !red.direction_correct);
     assert!(clip_score.count_correct && !clip_score.background_correct);
 
+    assert_eq!((blue.shape, blue.detected_shape), (Shape::Circle, Some(Shape::Square)));
+    assert_eq!((blue.size, blue.detected_size), (Size::Big, Some(Size::Small)));
+    assert_eq!((red.detected_shape, red.detected_size), (None, None));
+
     let mut metrics = Metrics::default();
     metrics.add(&clip_score);
+    // Rows: the caption's class; columns: the detected one, then "not read" (classes in ALL order).
+    assert_eq!(metrics.shape_confusion.counts, [[0, 1, 0, 0], [0, 0, 0, 0], [0, 0, 0, 1]]);
+    assert_eq!(metrics.size_confusion.counts, [[0, 0, 0, 0], [0, 0, 0, 0], [1, 0, 0, 1]]);
     assert_eq!(metrics.colour.accuracy(), Some(0.5));
     assert_eq!(metrics.permanence.accuracy(), None);
     let table = metrics.table();
     assert!(table.contains("colour") && table.contains("50.0 %") && table.contains("n/a"), "{table}");
+    let square_row = table.lines().find(|line| line.starts_with("square")).expect("a square row");
+    assert_eq!(square_row.split_whitespace().collect::<Vec<_>>(), ["square", "0", "0", "0", "0", "n/a"]);
+    assert!(table.contains("circle") && table.contains("big") && table.contains("none"), "{table}");
     let json = serde_json::to_value(&metrics).unwrap();
     assert_eq!(json["colour"]["accuracy"], serde_json::json!(0.5));
     assert_eq!(json["permanence"]["accuracy"], serde_json::Value::Null);
