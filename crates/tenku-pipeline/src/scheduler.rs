@@ -107,14 +107,10 @@ mod tests {
     use super::*;
 
     fn spec(json: &str) -> Result<SchedulerSpec, CoreError> {
-        let dir = std::env::temp_dir().join(format!("tenku-scheduler-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path =
-            dir.join(format!("{:x}.json", json.len() * 31 + json.bytes().map(usize::from).sum::<usize>()));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scheduler_config.json");
         std::fs::write(&path, json).unwrap();
-        let result = SchedulerSpec::from_file(&path);
-        std::fs::remove_file(&path).unwrap();
-        result
+        SchedulerSpec::from_file(&path)
     }
 
     #[test]
