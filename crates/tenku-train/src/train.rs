@@ -10,6 +10,8 @@ use burn::module::{Module, Param};
 use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::store::ModuleRecord;
+use burn::tensor::module::max_pool2d;
+use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::{Bytes, Device, Tensor, TensorData};
 use rand::Rng;
 use tenku_core::{SeededNoise, Timestep, VideoAutoencoder, write_file_atomic};
@@ -461,12 +463,13 @@ fn decoder_loss(
 }
 
 /// L1 + L2 between the decoded `mean` and the clips `x` it was encoded from, with the pixels
-/// that differ from their clip's background weighted `recipe.vae_object_weight` times.
+/// that differ from their clip's background, and those within `recipe.vae_object_margin` pixels
+/// of them, weighted `recipe.vae_object_weight` times.
 fn reconstruction_loss(vae: &WanVae, mean: Tensor<5>, x: &Tensor<5>, recipe: &Recipe) -> Tensor<1> {
     let mut chunks = Vec::new();
     vae.decode_unclamped_streaming(mean, &mut |chunk| chunks.push(chunk));
     let diff = Tensor::cat(chunks, 2) - x.clone();
-    let weight = object_mask(x) * (recipe.vae_object_weight - 1.0) + 1.0;
+    let weight = dilated(object_mask(x), recipe.vae_object_margin) * (recipe.vae_object_weight - 1.0) + 1.0;
     let per_pixel = (diff.clone().abs() + diff.powi_scalar(2)) * weight.clone();
     per_pixel.mean() / weight.mean()
 }
@@ -484,6 +487,19 @@ fn object_mask(x: &Tensor<5>) -> Tensor<5> {
     let has_black = black.reshape([clips as i32, -1]).max_dim(1).reshape([clips, 1, 1, 1, 1]);
     let background = has_black * -2.0 + 1.0;
     (x.clone() - background).abs().sum_dim(1).greater_elem(1e-3).float()
+}
+
+/// `mask` (`[clips, 1, frames, h, w]`) grown by `margin` pixels within each frame: 1 where a
+/// marked pixel lies at most `margin` rows and `margin` columns away.
+fn dilated(mask: Tensor<5>, margin: usize) -> Tensor<5> {
+    if margin == 0 {
+        return mask;
+    }
+    let [clips, channels, frames, h, w] = mask.dims();
+    let side = 2 * margin + 1;
+    let options = MaxPoolOptions::new([side, side]).with_stride([1, 1]).with_padding([margin, margin]);
+    let per_frame = mask.swap_dims(1, 2).reshape([clips * frames, channels, h, w]);
+    max_pool2d(per_frame, options).reshape([clips, frames, channels, h, w]).swap_dims(1, 2)
 }
 
 /// `mask` (`[clips, 1, frames, h, w]`) on the latent grid of a causal VAE that compresses
@@ -900,15 +916,18 @@ mod tests {
 
     /// A marked pixel marks the latent that covers it: the first frame alone, then frames in
     /// fours, and 4×4 pixel squares.
-    #[test]
-    fn latent_mask_marks_the_latent_covering_each_pixel() {
-        let device = Device::flex();
-        let (frames, h, w) = (9, 8, 12);
+    /// A `[1, 1, frames, h, w]` mask on the CPU with 1 at each `(frame, row, column)` of `marked`.
+    fn mask_marking(frames: usize, h: usize, w: usize, marked: &[(usize, usize, usize)]) -> Tensor<5> {
         let mut values = vec![0f32; frames * h * w];
-        for (frame, row, column) in [(0, 7, 0), (5, 2, 9)] {
+        for (frame, row, column) in marked {
             values[(frame * h + row) * w + column] = 1.0;
         }
-        let mask = Tensor::<5>::from_data(TensorData::new(values, [1, 1, frames, h, w]), &device);
+        Tensor::<5>::from_data(TensorData::new(values, [1, 1, frames, h, w]), &Device::flex())
+    }
+
+    #[test]
+    fn latent_mask_marks_the_latent_covering_each_pixel() {
+        let mask = mask_marking(9, 8, 12, &[(0, 7, 0), (5, 2, 9)]);
         let latent = latent_mask(mask, 4, 4);
         assert_eq!(latent.dims(), [1, 1, 3, 2, 3]);
         let marked: Vec<usize> = latent
@@ -922,6 +941,22 @@ mod tests {
             .collect();
         // Latent (frame, row, column): (0, 1, 0) and (2, 0, 2), flattened over [3, 2, 3].
         assert_eq!(marked, vec![3, 2 * 6 + 2]);
+    }
+
+    /// A marked pixel marks its `margin` neighbourhood in its own frame, clipped at the border.
+    #[test]
+    fn dilated_masks_grow_by_the_margin_within_each_frame() {
+        let (h, w) = (5, 6);
+        let mask = mask_marking(2, h, w, &[(0, 0, 0), (1, 2, 3)]);
+        assert_eq!(dilated(mask.clone(), 0).into_data(), mask.clone().into_data());
+        let grown = dilated(mask, 1).into_data().try_into_vec::<f32>().unwrap();
+        let marked = |frame: usize| -> Vec<(usize, usize)> {
+            (0..h * w).filter(|i| grown[frame * h * w + i] == 1.0).map(|i| (i / w, i % w)).collect()
+        };
+        assert_eq!(marked(0), vec![(0, 0), (0, 1), (1, 0), (1, 1)]);
+        let around = [(1, 2), (1, 3), (1, 4), (2, 2), (2, 3), (2, 4), (3, 2), (3, 3), (3, 4)];
+        assert_eq!(marked(1), around.to_vec());
+        assert!(grown.iter().all(|v| *v == 0.0 || *v == 1.0));
     }
 
     /// Steps whose clips are caption `step.clip`, latents one value each.
