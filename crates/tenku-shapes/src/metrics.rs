@@ -242,6 +242,12 @@ pub struct Metrics {
     pub speed: Tally,
     /// Per clip: object count matches.
     pub count: Tally,
+    /// Clips in which more objects were detected than the caption names.
+    #[serde(default)]
+    pub count_over: usize,
+    /// Clips in which fewer objects were detected than the caption names.
+    #[serde(default)]
+    pub count_under: usize,
     /// Per clip: background matches.
     pub background: Tally,
     /// Per clip: pillar presence matches.
@@ -263,6 +269,8 @@ impl Metrics {
     pub fn add(&mut self, score: &ClipScore) {
         self.clips += 1;
         self.count.record(score.count_correct);
+        self.count_over += usize::from(score.detected_objects > score.expected_objects);
+        self.count_under += usize::from(score.detected_objects < score.expected_objects);
         self.background.record(score.background_correct);
         self.pillar.record(score.pillar_correct);
         for object in &score.objects {
@@ -307,7 +315,15 @@ impl Metrics {
     pub fn table(&self) -> String {
         let mut table = format!("{:<12} {:>9}  measured on ({} clips)\n", "metric", "value", self.clips);
         for (name, tally, unit) in self.tallies() {
-            let _ = writeln!(table, "{name:<12} {:>9}  {} {unit}", percent(tally), tally.total);
+            let _ = write!(table, "{name:<12} {:>9}  {} {unit}", percent(tally), tally.total);
+            if name == "count" {
+                let _ = write!(
+                    table,
+                    " ({} with more objects, {} with fewer)",
+                    self.count_over, self.count_under
+                );
+            }
+            table.push('\n');
         }
         let jitter = self.jitter.mean().map_or_else(|| "n/a".to_owned(), |mean| format!("{mean:.3}"));
         let _ = writeln!(table, "{:<12} {jitter:>9}  {} objects", "jitter (px)", self.jitter.objects);

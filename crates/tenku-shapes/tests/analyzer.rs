@@ -200,6 +200,15 @@ fn wrong_captions_score_wrong() {
     assert_eq!(metrics.permanence.accuracy(), None);
     let table = metrics.table();
     assert!(table.contains("colour") && table.contains("50.0 %") && table.contains("n/a"), "{table}");
+    assert_eq!((metrics.count_over, metrics.count_under), (0, 0));
+    let mut one_object = wrong.clone();
+    one_object.objects.truncate(1);
+    let mut three_objects = wrong.clone();
+    three_objects.objects.push(wrong.objects[1]);
+    metrics.add(&score(&one_object, &analysis));
+    metrics.add(&score(&three_objects, &analysis));
+    assert_eq!((metrics.count_over, metrics.count_under), (1, 1));
+    assert!(metrics.table().contains("(1 with more objects, 1 with fewer)"), "{}", metrics.table());
     let square_row = table.lines().find(|line| line.starts_with("square")).expect("a square row");
     assert_eq!(square_row.split_whitespace().collect::<Vec<_>>(), ["square", "0", "0", "0", "0", "n/a"]);
     assert!(table.contains("circle") && table.contains("big") && table.contains("none"), "{table}");
