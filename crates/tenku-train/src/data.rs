@@ -65,7 +65,8 @@ pub struct Window {
     pub frames: usize,
     /// Square crop side in pixels, or `None` for whole frames.
     pub crop: Option<usize>,
-    /// Share of crops placed over an object rather than anywhere (see [`crop_over_object`]).
+    /// Share of crops placed over an object (its centre in the window's middle frame falls inside
+    /// the crop) rather than anywhere.
     pub object_crops: f32,
 }
 
