@@ -191,14 +191,17 @@ impl Serialize for JitterMean {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Confusion {
     /// `counts[caption][detected]`, classes in the attribute's `ALL` order; the last column
-    /// counts objects not found or whose attribute could not be read.
+    /// ([`Confusion::NOT_READ`]) counts objects not found or whose attribute could not be read.
     pub counts: [[usize; 4]; 3],
 }
 
 impl Confusion {
+    /// The column of objects whose attribute was not read.
+    pub const NOT_READ: usize = 3;
+
     /// Counts one object of caption class `caption` read as `detected` (`None`: not read).
     pub fn record(&mut self, caption: usize, detected: Option<usize>) {
-        self.counts[caption][detected.unwrap_or(3)] += 1;
+        self.counts[caption][detected.unwrap_or(Self::NOT_READ)] += 1;
     }
 
     /// Rows `caption class | read as each class | not read | accuracy`, titled `title`.
@@ -315,15 +318,11 @@ impl Metrics {
     pub fn table(&self) -> String {
         let mut table = format!("{:<12} {:>9}  measured on ({} clips)\n", "metric", "value", self.clips);
         for (name, tally, unit) in self.tallies() {
-            let _ = write!(table, "{name:<12} {:>9}  {} {unit}", percent(tally), tally.total);
-            if name == "count" {
-                let _ = write!(
-                    table,
-                    " ({} with more objects, {} with fewer)",
-                    self.count_over, self.count_under
-                );
-            }
-            table.push('\n');
+            let _ = writeln!(table, "{name:<12} {:>9}  {} {unit}", percent(tally), tally.total);
+        }
+        let miscounts = [("count over", self.count_over, "more"), ("count under", self.count_under, "fewer")];
+        for (name, clips, than) in miscounts {
+            let _ = writeln!(table, "{name:<12} {clips:>9}  clips with {than} objects than the caption");
         }
         let jitter = self.jitter.mean().map_or_else(|| "n/a".to_owned(), |mean| format!("{mean:.3}"));
         let _ = writeln!(table, "{:<12} {jitter:>9}  {} objects", "jitter (px)", self.jitter.objects);

@@ -570,6 +570,12 @@ impl Recipe {
         if let Some((name, value)) = factors.into_iter().find(|(_, v)| !(v.is_finite() && *v > 0.0)) {
             return Err(format!("{name} {value} must be a positive number"));
         }
+        if 2 * self.vae_object_margin >= world.height.min(world.width) {
+            return Err(format!(
+                "vae_object_margin {} must be less than half the world's {}x{} frame",
+                self.vae_object_margin, world.height, world.width
+            ));
+        }
         if let Some(gain) = self.vae_decoder_gain.filter(|g| !(g.is_finite() && *g > 0.0)) {
             return Err(format!("vae_decoder_gain {gain} must be a positive number"));
         }
@@ -802,6 +808,9 @@ mod tests {
         assert_eq!(margin["vae_object_margin"], 2);
         let read: Recipe = serde_json::from_value(json).unwrap();
         assert_eq!(read.vae_object_margin, 0, "absent: no margin");
+        let wide = Recipe { vae_object_margin: 16, ..Recipe::tiny() };
+        assert!(wide.validate().unwrap_err().contains("vae_object_margin 16"));
+        Recipe { vae_object_margin: 15, ..Recipe::tiny() }.validate().unwrap();
     }
 
     #[test]

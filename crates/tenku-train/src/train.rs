@@ -914,8 +914,6 @@ fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
 mod tests {
     use super::*;
 
-    /// A marked pixel marks the latent that covers it: the first frame alone, then frames in
-    /// fours, and 4×4 pixel squares.
     /// A `[1, 1, frames, h, w]` mask on the CPU with 1 at each `(frame, row, column)` of `marked`.
     fn mask_marking(frames: usize, h: usize, w: usize, marked: &[(usize, usize, usize)]) -> Tensor<5> {
         let mut values = vec![0f32; frames * h * w];
@@ -925,6 +923,8 @@ mod tests {
         Tensor::<5>::from_data(TensorData::new(values, [1, 1, frames, h, w]), &Device::flex())
     }
 
+    /// A marked pixel marks the latent that covers it: the first frame alone, then frames in
+    /// fours, and 4×4 pixel squares.
     #[test]
     fn latent_mask_marks_the_latent_covering_each_pixel() {
         let mask = mask_marking(9, 8, 12, &[(0, 7, 0), (5, 2, 9)]);
