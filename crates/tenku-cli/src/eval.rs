@@ -93,7 +93,8 @@ pub struct ShapesArgs {
     latent_noise: f32,
     /// Measure the denoiser alone, without a sampler: noise each ground-truth clip's latents to
     /// each of --noise-levels and report the error of one model evaluation (no guidance) per
-    /// level; --task chooses which frames are given clean.
+    /// level, and the scores of the clean latents it implies, decoded; --task chooses which
+    /// frames are given clean.
     #[arg(long, conflicts_with_all = ["reconstruct", "samples", "sampler", "steps", "guidance", "guidance_interval", "shift"])]
     denoise: bool,
     /// With --denoise: the noise levels σ in (0, 1], comma-separated.

@@ -182,6 +182,9 @@ fn denoising_reports_each_noise_level_asked_for() {
     let sigmas: Vec<f64> =
         report["levels"].as_array().unwrap().iter().map(|l| l["sigma"].as_f64().unwrap()).collect();
     assert_eq!(sigmas, [0.5, 1.0]);
+    for level in report["levels"].as_array().unwrap() {
+        assert_eq!(level["decoded"]["clips"], 2, "each level's clean latents are decoded and scored");
+    }
 
     let cases: [(&[&str], &str); 3] = [
         (&["eval", "shapes", "--denoise", "--reconstruct"], "cannot be used with"),

@@ -148,6 +148,11 @@ impl Tally {
     pub fn accuracy(&self) -> Option<f32> {
         (self.total > 0).then(|| self.correct as f32 / self.total as f32)
     }
+
+    /// The accuracy as a percentage with one decimal (`"97.5 %"`), or `"n/a"`.
+    pub fn percent(&self) -> String {
+        self.accuracy().map_or_else(|| "n/a".to_owned(), |accuracy| format!("{:.1} %", accuracy * 100.0))
+    }
 }
 
 impl Serialize for Tally {
@@ -217,17 +222,13 @@ impl Confusion {
                 let _ = write!(table, " {count:>8}");
             }
             let tally = Tally { correct: row[index], total: row.iter().sum() };
-            let _ = writeln!(table, "  {:>8}", percent(&tally));
+            let _ = writeln!(table, "  {:>8}", tally.percent());
         }
         table
     }
 }
 
 /// A tally's accuracy as `12.3 %`, or `n/a`.
-fn percent(tally: &Tally) -> String {
-    tally.accuracy().map_or_else(|| "n/a".to_owned(), |accuracy| format!("{:.1} %", accuracy * 100.0))
-}
-
 /// [`ClipScore`]s accumulated over a prompt set (see the [module docs](self) for the definitions).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Metrics {
@@ -318,7 +319,7 @@ impl Metrics {
     pub fn table(&self) -> String {
         let mut table = format!("{:<12} {:>9}  measured on ({} clips)\n", "metric", "value", self.clips);
         for (name, tally, unit) in self.tallies() {
-            let _ = writeln!(table, "{name:<12} {:>9}  {} {unit}", percent(tally), tally.total);
+            let _ = writeln!(table, "{name:<12} {:>9}  {} {unit}", tally.percent(), tally.total);
         }
         let miscounts = [("count over", self.count_over, "more"), ("count under", self.count_under, "fewer")];
         for (name, clips, than) in miscounts {

@@ -175,9 +175,12 @@ pub struct DenoisingError {
     pub velocity_mse: f64,
     /// Mean squared error of the clean latents the prediction implies (`x_σ − σ·v`).
     pub clean_mse: f64,
+    /// The analyzer's scores of those clean latents, decoded: which attributes one model
+    /// evaluation at this level still draws (the given frames are decoded with the rest).
+    pub decoded: Metrics,
 }
 
-/// The one-step denoising error at each noise level.
+/// The one-step denoising error at each noise level, and what the denoised clips show.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct DenoisingReport {
     /// What the model was given besides the caption.
@@ -192,12 +195,30 @@ impl DenoisingReport {
     /// A plain-text table: one row per noise level.
     pub fn table(&self) -> String {
         let mut table = format!(
-            "{:<11} {:>12} {:>16}  measured on {} clips ({})\n",
-            "noise level", "velocity MSE", "clean-latent MSE", self.clips, self.task
+            "{:<11} {:>12} {:>16} {:>7} {:>7} {:>7} {:>9}  measured on {} clips ({}); the last \
+             four score the decoded clean latents\n",
+            "noise level",
+            "velocity MSE",
+            "clean-latent MSE",
+            "shape",
+            "size",
+            "count",
+            "direction",
+            self.clips,
+            self.task
         );
         for level in &self.levels {
-            table +=
-                &format!("{:<11.2} {:>12.4} {:>16.4}\n", level.sigma, level.velocity_mse, level.clean_mse);
+            let decoded = &level.decoded;
+            table += &format!(
+                "{:<11.2} {:>12.4} {:>16.4} {:>7} {:>7} {:>7} {:>9}\n",
+                level.sigma,
+                level.velocity_mse,
+                level.clean_mse,
+                decoded.shape.percent(),
+                decoded.size.percent(),
+                decoded.count.percent(),
+                decoded.direction.percent()
+            );
         }
         table
     }
@@ -208,7 +229,9 @@ impl DenoisingReport {
 /// and denoised in one conditional model evaluation (no guidance). How far the implied clean
 /// latents are from the true ones shows at which noise levels a model has learned the clips'
 /// layout and motion — with the first frames given (`Task::ImageToVideo`), the rest of a clip
-/// is determined by its caption, so even σ = 1 has an exact answer. `on_clip` hears each
+/// is determined by its caption, so even σ = 1 has an exact answer. The implied clean latents
+/// are also decoded and scored against the caption: at which noise level the model stops
+/// drawing an attribute (a shape, say) that the VAE reconstructs. `on_clip` hears each
 /// caption's index when it is done. A noise level outside (0, 1] is an error.
 pub fn evaluate_denoising<E: TextEncoder, D: Denoiser, V: VideoAutoencoder>(
     pipeline: &TextToVideo<E, D, V>,
@@ -225,7 +248,7 @@ pub fn evaluate_denoising<E: TextEncoder, D: Denoiser, V: VideoAutoencoder>(
     let clean_latent_frames =
         if given == 0 { 0 } else { geometry.latent_shape(given, world.height, world.width)[2] };
     let prediction = pipeline.denoiser.prediction();
-    let mut sums = vec![(0.0f64, 0.0f64); options.noise_levels.len()];
+    let mut sums = vec![(0.0f64, 0.0f64, Metrics::default()); options.noise_levels.len()];
     for (index, spec) in captions.iter().enumerate() {
         let seed = options.seed.wrapping_add(index as u64);
         let truth = Scene::place(spec.clone(), world, seed)?.render();
@@ -252,7 +275,9 @@ pub fn evaluate_denoising<E: TextEncoder, D: Denoiser, V: VideoAutoencoder>(
                 f64::from(denoised(a - b).powi_scalar(2).mean().into_scalar::<f32>())
             };
             sum.0 += mse(velocity, noise.clone() - x0.clone());
-            sum.1 += mse(clean, x0.clone());
+            sum.1 += mse(clean.clone(), x0.clone());
+            let frames = decode_clip(&pipeline.vae, clean, world.frames);
+            sum.2.add(&score(spec, &analyze(frames.view(), &world)));
         }
         on_clip(index);
     }
@@ -261,10 +286,11 @@ pub fn evaluate_denoising<E: TextEncoder, D: Denoiser, V: VideoAutoencoder>(
         .noise_levels
         .iter()
         .zip(sums)
-        .map(|(&sigma, (velocity, clean))| DenoisingError {
+        .map(|(&sigma, (velocity, clean, decoded))| DenoisingError {
             sigma,
             velocity_mse: velocity / clips.max(1) as f64,
             clean_mse: clean / clips.max(1) as f64,
+            decoded,
         })
         .collect();
     Ok(DenoisingReport { task: options.task, clips, levels })
@@ -308,13 +334,18 @@ pub fn evaluate_reconstruction<V: VideoAutoencoder>(
             let noise = SeededNoise::new(clip_seed).values(shape.num_elements());
             latents = latents + Tensor::from_data(TensorData::new(noise, shape), device) * latent_noise;
         }
-        let mut chunks = Vec::new();
-        vae.decode_streaming(latents, &mut |chunk| chunks.push(chunk));
-        let frames = pixels_to_frames(Tensor::cat(chunks, 2).narrow(2, 0, world.frames));
+        let frames = decode_clip(vae, latents, world.frames);
         let result = ClipResult { seed: clip_seed, score: score(spec, &analyze(frames.view(), world)) };
         report.metrics.add(&result.score);
         on_clip(index, &result, &frames);
         report.clips.push(result);
     }
     Ok(report)
+}
+
+/// The first `frames` video frames `latents` decode to, `[frames, height, width, 3]` in [0, 1].
+fn decode_clip<V: VideoAutoencoder>(vae: &V, latents: Tensor<5>, frames: usize) -> Array4<f32> {
+    let mut chunks = Vec::new();
+    vae.decode_streaming(latents, &mut |chunk| chunks.push(chunk));
+    pixels_to_frames(Tensor::cat(chunks, 2).narrow(2, 0, frames))
 }

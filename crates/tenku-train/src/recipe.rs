@@ -87,6 +87,13 @@ pub struct Recipe {
     /// background's (a few percent of a clip, as in the VAE stage). Absent in older recipes: 1.
     #[serde(default = "one", skip_serializing_if = "is_unit")]
     pub denoiser_object_weight: f32,
+    /// The highest noise level σ at which `denoiser_object_weight` applies; samples noised
+    /// more weigh every latent alike. At high noise a sample does not show where its objects
+    /// are, and a weight that depends on where they truly are pulls the prediction toward
+    /// objects everywhere; at low noise it only stresses their outline (docs/shapes.md).
+    /// Absent (as in older recipes): every level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub denoiser_object_max_sigma: Option<f32>,
     /// Factor on the transformer's initial self-attention logits: the gammas of every block's
     /// query and key RMSNorms start at its square root instead of 1, so attention starts
     /// sharper and RoPE's relative positions weigh more in it (docs/shapes.md). The saved
@@ -209,6 +216,7 @@ impl Recipe {
             warm_start: None,
             decoder_stage: None,
             denoiser_object_weight: 1.0,
+            denoiser_object_max_sigma: None,
             denoiser_attention_gain: 1.0,
             caption_dropout: 0.1,
             task_weights: [0.6, 0.2, 0.2],
@@ -473,6 +481,7 @@ impl Recipe {
             warm_start: None,
             decoder_stage: None,
             denoiser_object_weight: 2.0,
+            denoiser_object_max_sigma: None,
             denoiser_attention_gain: 2.0,
             caption_dropout: 0.5,
             task_weights: [1.0, 1.0, 1.0],
@@ -575,6 +584,9 @@ impl Recipe {
                 "vae_object_margin {} must be less than half the world's {}x{} frame",
                 self.vae_object_margin, world.height, world.width
             ));
+        }
+        if let Some(sigma) = self.denoiser_object_max_sigma.filter(|s| !(*s > 0.0 && *s <= 1.0)) {
+            return Err(format!("denoiser_object_max_sigma {sigma} must be a noise level in (0, 1]"));
         }
         if let Some(gain) = self.vae_decoder_gain.filter(|g| !(g.is_finite() && *g > 0.0)) {
             return Err(format!("vae_decoder_gain {gain} must be a positive number"));
@@ -811,6 +823,19 @@ mod tests {
         let wide = Recipe { vae_object_margin: 16, ..Recipe::tiny() };
         assert!(wide.validate().unwrap_err().contains("vae_object_margin 16"));
         Recipe { vae_object_margin: 15, ..Recipe::tiny() }.validate().unwrap();
+    }
+
+    #[test]
+    fn an_object_noise_limit_is_optional_and_a_noise_level() {
+        let json = serde_json::to_value(Recipe::shapes_default()).unwrap();
+        assert!(json.get("denoiser_object_max_sigma").is_none(), "no limit is not written");
+        let read: Recipe = serde_json::from_value(json).unwrap();
+        assert_eq!(read.denoiser_object_max_sigma, None, "absent: every level");
+        for sigma in [0.0, -0.5, 1.5, f32::NAN] {
+            let recipe = Recipe { denoiser_object_max_sigma: Some(sigma), ..Recipe::tiny() };
+            assert!(recipe.validate().unwrap_err().contains("denoiser_object_max_sigma"), "{sigma}");
+        }
+        Recipe { denoiser_object_max_sigma: Some(0.5), ..Recipe::tiny() }.validate().unwrap();
     }
 
     #[test]

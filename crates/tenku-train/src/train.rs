@@ -657,7 +657,8 @@ impl Samples<'_> {
 /// The flow-matching loss of one step's `clips`, with Wan2.2 TI2V's conditioning: each clip is
 /// drawn a task (text→video, image→video or extension), its clean latent frames keep timestep
 /// 0 and their clean values, and the loss covers the noisy frames only, its latents over an
-/// object or the pillar weighted `denoiser_object_weight` times.
+/// object or the pillar weighted `denoiser_object_weight` times in samples noised no more than
+/// `denoiser_object_max_sigma`.
 fn denoiser_loss(
     model: &TextToVideoModel,
     step: usize,
@@ -696,7 +697,7 @@ fn denoiser_loss(
     }
     let noisy_frames = mask.iter().filter(|m| **m == 0.0).count();
     let mask = Tensor::<5>::from_data(TensorData::new(mask, [b, 1, frames, 1, 1]), device);
-    let sigma = Tensor::<5>::from_data(TensorData::new(sigmas, [b, 1, 1, 1, 1]), device);
+    let sigma = Tensor::<5>::from_data(TensorData::new(sigmas.clone(), [b, 1, 1, 1, 1]), device);
     let tokens = timesteps.len() / b;
     let timestep = Timestep::PerToken(Tensor::from_data(TensorData::new(timesteps, [b, tokens]), device));
 
@@ -719,7 +720,10 @@ fn denoiser_loss(
         1,
         device,
     );
-    let weight = (objects * (recipe.denoiser_object_weight - 1.0) + 1.0) * noisy;
+    let max_sigma = recipe.denoiser_object_max_sigma.unwrap_or(f32::INFINITY);
+    let weighted: Vec<f32> = sigmas.iter().map(|&sigma| f32::from(u8::from(sigma <= max_sigma))).collect();
+    let weighted = Tensor::<5>::from_data(TensorData::new(weighted, [b, 1, 1, 1, 1]), device);
+    let weight = (objects * weighted * (recipe.denoiser_object_weight - 1.0) + 1.0) * noisy;
     let denominator = weight.clone().sum() * c as f32 + 1e-6;
     Ok((diff.powi_scalar(2) * weight).sum() / denominator)
 }
@@ -1009,6 +1013,41 @@ mod tests {
             assert!(step < 2 || distinct.len() > 2, "step {step} drew from {distinct:?} alone");
             assert_eq!(samples, captions(&pool.samples(&recipe)), "draws follow the seed and step");
         }
+    }
+
+    /// The object weight changes the loss only through samples noised no more than
+    /// `denoiser_object_max_sigma`: below every drawn level it is the unweighted loss.
+    #[test]
+    fn the_object_weight_acts_up_to_its_noise_level_only() {
+        let device = Device::flex();
+        let dir = tempfile::tempdir().unwrap();
+        let words = tenku_shapes::vocabulary();
+        let plain = Recipe { denoiser_object_weight: 1.0, ..Recipe::tiny() };
+        tenku_text::save_word_level_tokenizer(dir.path(), &words, plain.max_sequence_length).unwrap();
+        let tokenizer = PromptTokenizer::from_file(dir.path().join("tokenizer.json")).unwrap();
+        let vae = seeded_init(&device, 1, || plain.vae.init(&device));
+        let ad = device.clone().autodiff();
+        let model = seeded_init(&ad, 2, || TextToVideoModel {
+            text_encoder: plain.text_encoder.init(&ad),
+            transformer: plain.transformer.init(&ad),
+        });
+        let loss = |recipe: &Recipe| {
+            let mut pool = ClipPool::new(recipe.denoiser_pool_steps);
+            pool.add(encoded_clips(&vae, recipe, 0, &device).unwrap());
+            let loss = denoiser_loss(&model, 0, &pool.samples(recipe), &tokenizer, recipe, &ad).unwrap();
+            loss.into_scalar::<f32>()
+        };
+        let weighted = Recipe { denoiser_object_weight: 4.0, ..plain.clone() };
+        let unweighted = loss(&plain);
+        let everywhere = loss(&weighted);
+        // An untrained model errs on objects about as much as elsewhere, so the weight moves
+        // the loss by about 0.1 %; float rounding moves it by 1e-7.
+        assert!((everywhere - unweighted).abs() > 1e-4 * unweighted, "{everywhere} against {unweighted}");
+        let at_every_level = Recipe { denoiser_object_max_sigma: Some(1.0), ..weighted.clone() };
+        assert_eq!(loss(&at_every_level), everywhere, "σ ≤ 1 is every level");
+        let at_no_level = Recipe { denoiser_object_max_sigma: Some(1e-9), ..weighted };
+        let below = loss(&at_no_level);
+        assert!((below - unweighted).abs() < 1e-6 * unweighted, "{below} against {unweighted}");
     }
 
     /// Each gain scales exactly its latent conv, and the scaled weights still train.

@@ -101,6 +101,9 @@ fn the_shipped_model_denoises_in_one_step_far_better_than_predicting_nothing() {
         assert!(level.velocity_mse < NOTHING_VELOCITY_MSE / 4.0, "{level:?}");
     }
     assert!(levels.windows(2).all(|w| w[0].clean_mse < w[1].clean_mse), "{levels:?}");
+    // From the first frame and σ = 0.3 the decoded prediction keeps the objects' colours.
+    let colour = levels[0].decoded.colour;
+    assert!(colour.accuracy().is_some_and(|a| a >= MIN_COLOUR), "{colour:?}");
     // At σ = 1 the input is pure noise, and x₀ = x₁ − v makes both errors one number.
     let pure = &levels[2];
     assert!((pure.clean_mse - pure.velocity_mse).abs() < 1e-4 * pure.velocity_mse, "{pure:?}");
