@@ -228,7 +228,6 @@ impl Confusion {
     }
 }
 
-/// A tally's accuracy as `12.3 %`, or `n/a`.
 /// [`ClipScore`]s accumulated over a prompt set (see the [module docs](self) for the definitions).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Metrics {

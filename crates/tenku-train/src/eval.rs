@@ -175,8 +175,8 @@ pub struct DenoisingError {
     pub velocity_mse: f64,
     /// Mean squared error of the clean latents the prediction implies (`x_σ − σ·v`).
     pub clean_mse: f64,
-    /// The analyzer's scores of those clean latents, decoded: which attributes one model
-    /// evaluation at this level still draws (the given frames are decoded with the rest).
+    /// The analyzer's scores of those clean latents, decoded (with the given frames as given):
+    /// which attributes one model evaluation at this level still draws.
     pub decoded: Metrics,
 }
 
@@ -262,6 +262,14 @@ pub fn evaluate_denoising<E: TextEncoder, D: Denoiser, V: VideoAutoencoder>(
             let frames = t.dims()[2];
             t.narrow(2, clean_latent_frames, frames - clean_latent_frames)
         };
+        // The given frames decoded as given, as a sampler keeps them.
+        let given_kept = |clean: Tensor<5>| {
+            if clean_latent_frames == 0 {
+                return clean;
+            }
+            let rest = denoised(clean);
+            Tensor::cat(vec![x0.clone().narrow(2, 0, clean_latent_frames), rest], 2)
+        };
         let noisy: Vec<(Tensor<5>, f64)> = options
             .noise_levels
             .iter()
@@ -276,7 +284,7 @@ pub fn evaluate_denoising<E: TextEncoder, D: Denoiser, V: VideoAutoencoder>(
             };
             sum.0 += mse(velocity, noise.clone() - x0.clone());
             sum.1 += mse(clean.clone(), x0.clone());
-            let frames = decode_clip(&pipeline.vae, clean, world.frames);
+            let frames = decode_clip(&pipeline.vae, given_kept(clean), world.frames);
             sum.2.add(&score(spec, &analyze(frames.view(), &world)));
         }
         on_clip(index);
