@@ -24,8 +24,9 @@ pub struct TrainArgs {
     /// runs, and exit.
     #[arg(long)]
     list_recipes: bool,
-    /// Continue from this model directory (its VAE, text encoder and transformer), under the
-    /// recipe given or, without `--recipe`, under `shapes-continued`.
+    /// Continue from this model directory (its VAE, text encoder and transformer, or its VAE
+    /// alone if the recipe sets `fresh_denoiser`), under the recipe given or, without
+    /// `--recipe`, under `shapes-continued`.
     #[arg(long)]
     warm_start: Option<PathBuf>,
     /// Stop after this many optimizer steps, as if interrupted (the run resumes later).

@@ -76,6 +76,12 @@ pub struct Recipe {
     /// must have the recipe's configs. Absent: everything trains from scratch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warm_start: Option<PathBuf>,
+    /// With a `warm_start`: its VAE is kept but the denoiser stage starts from fresh weights
+    /// of the recipe's own text encoder and transformer configs, which may then differ from
+    /// the warm start's (a denoiser of another patch size or width on a trained VAE). Absent
+    /// in older recipes: false, the warm start's denoiser is continued.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub fresh_denoiser: bool,
     /// With a `warm_start`: a stage before the denoiser's that fine-tunes the warm start's VAE
     /// decoder alone, on the latent means of its frozen encoder (same loss as the VAE stage,
     /// without the latent penalty). The latent space stays as it was, and with it the latent
@@ -214,6 +220,7 @@ impl Recipe {
             noise_draws: 8,
             denoiser_pool_steps: 32,
             warm_start: None,
+            fresh_denoiser: false,
             decoder_stage: None,
             denoiser_object_weight: 1.0,
             denoiser_object_max_sigma: None,
@@ -499,6 +506,7 @@ impl Recipe {
             noise_draws: 2,
             denoiser_pool_steps: 2,
             warm_start: None,
+            fresh_denoiser: false,
             decoder_stage: None,
             denoiser_object_weight: 2.0,
             denoiser_object_max_sigma: None,
@@ -548,6 +556,9 @@ impl Recipe {
         if decoder.is_some() && self.warm_start.is_none() {
             return Err("decoder_stage fine-tunes a warm start's decoder: it needs warm_start".into());
         }
+        if self.fresh_denoiser && self.warm_start.is_none() {
+            return Err("fresh_denoiser keeps a warm start's VAE: it needs warm_start".into());
+        }
         let trained = [("vae_stage", &self.vae_stage)].into_iter().chain(decoder);
         let windowed: Vec<_> = trained.clone().map(|(name, stage)| (name, stage.frames)).collect();
         for (name, frames) in [("world", world.frames)].into_iter().chain(windowed.iter().copied()) {
@@ -568,7 +579,8 @@ impl Recipe {
             return Err(format!("world {}x{} must be multiples of {spatial}", world.height, world.width));
         }
         // A warm start's denoiser may stay as it is (a run that only fine-tunes the decoder).
-        let kept_denoiser = self.warm_start.is_some() && self.denoiser_stage.steps == 0;
+        let kept_denoiser =
+            self.warm_start.is_some() && !self.fresh_denoiser && self.denoiser_stage.steps == 0;
         let denoiser = Some(("denoiser_stage", &self.denoiser_stage)).filter(|_| !kept_denoiser);
         for (name, stage) in trained.chain(denoiser) {
             if stage.steps == 0
@@ -629,6 +641,11 @@ fn is_zero(share: &f32) -> bool {
 /// Whether a count is zero, the value older recipes lack (and are written without).
 fn is_zero_count(count: &usize) -> bool {
     *count == 0
+}
+
+/// Whether a flag is off, the value older recipes lack (and are written without).
+fn is_false(flag: &bool) -> bool {
+    !flag
 }
 
 /// Whether a weight is 1, the value older recipes lack (and are written without).
@@ -908,6 +925,20 @@ mod tests {
         assert!(fresh.validate().unwrap_err().contains("denoiser_stage"));
         let warm = Recipe { warm_start: Some("models/tenku-shapes".into()), ..fresh };
         warm.validate().unwrap();
+        let restarted = Recipe { fresh_denoiser: true, ..warm };
+        assert!(restarted.validate().unwrap_err().contains("denoiser_stage"), "a fresh denoiser trains");
+    }
+
+    #[test]
+    fn a_fresh_denoiser_is_optional_round_trips_and_needs_a_warm_start() {
+        let json = serde_json::to_value(Recipe::tiny()).unwrap();
+        assert!(json.get("fresh_denoiser").is_none(), "a continued denoiser is not written");
+        let alone = Recipe { fresh_denoiser: true, ..Recipe::tiny() };
+        assert!(alone.validate().unwrap_err().contains("fresh_denoiser"));
+        let recipe = Recipe { warm_start: Some("models/tenku-shapes".into()), ..alone };
+        recipe.validate().unwrap();
+        let read: Recipe = serde_json::from_value(serde_json::to_value(&recipe).unwrap()).unwrap();
+        assert_eq!(read, recipe);
     }
 
     #[test]

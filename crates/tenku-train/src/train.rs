@@ -163,7 +163,7 @@ pub fn train(
     let resume = latest.filter(|c| c.state.stage == Stage::Denoiser);
     let ad = device.clone().autodiff();
     let model = match (&recipe.warm_start, &resume) {
-        (Some(init), None) => warm_started_denoiser(init, recipe, &ad)?,
+        (Some(init), None) if !recipe.fresh_denoiser => warm_started_denoiser(init, recipe, &ad)?,
         _ => fresh_denoiser(recipe, &ad),
     };
     let first_step = resume.as_ref().map_or(0, |checkpoint| checkpoint.state.step);

@@ -1,6 +1,6 @@
 //! A warm start: a run continues from the recipe's `warm_start` model — its VAE kept (or its
 //! decoder fine-tuned), its text encoder and transformer, not fresh weights, beginning the
-//! denoiser stage.
+//! denoiser stage (unless the recipe asks for a fresh denoiser).
 
 use std::path::{Path, PathBuf};
 
@@ -71,6 +71,29 @@ fn the_denoiser_stage_starts_from_the_warm_start_weights_and_trains_them() {
     let trained = run(dirs[3].path(), &warm(Some(init.clone()), 1e-3)).unwrap();
     for component in ["transformer", "text_encoder"] {
         assert!(difference(&trained, component) > 1e-4, "{component}: warm-started weights did not train");
+    }
+}
+
+#[test]
+fn a_fresh_denoiser_of_another_patch_size_trains_on_the_warm_starts_vae() {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let init = other_model(dirs[0].path());
+    let mut finer = warm(None, 1e-12);
+    finer.transformer.patch_size = [1, 2, 2];
+    let scratch = run(dirs[1].path(), &finer).unwrap();
+    let restarted =
+        run(dirs[2].path(), &Recipe { warm_start: Some(init.clone()), fresh_denoiser: true, ..finer })
+            .unwrap();
+
+    assert_eq!(largest_difference(&init.join("vae"), &restarted.join("vae")), 0.0, "the VAE is kept");
+    let patch = |model: &Path| {
+        let config = std::fs::read_to_string(model.join("transformer/config.json")).unwrap();
+        serde_json::from_str::<serde_json::Value>(&config).unwrap()["patch_size"].clone()
+    };
+    assert_eq!(patch(&restarted), serde_json::json!([1, 2, 2]));
+    for component in ["transformer", "text_encoder"] {
+        let difference = largest_difference(&scratch.join(component), &restarted.join(component));
+        assert!(difference < 1e-6, "{component}: not the recipe's fresh weights ({difference})");
     }
 }
 
