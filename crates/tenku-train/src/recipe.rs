@@ -942,6 +942,23 @@ mod tests {
     }
 
     #[test]
+    fn the_recipes_in_docs_are_valid() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/recipes");
+        let mut read = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|ext| ext == "json") {
+                Recipe::from_file(&path).unwrap_or_else(|error| panic!("{error}"));
+                read += 1;
+            }
+        }
+        assert!(read > 0, "no recipe in {}", dir.display());
+        let fine = Recipe::from_file(&dir.join("shapes-fine-tokens.json")).unwrap();
+        assert!(fine.fresh_denoiser);
+        assert_eq!(fine.transformer.patch_size, [1, 2, 2]);
+    }
+
+    #[test]
     fn a_non_positive_latent_gain_is_rejected() {
         let mut recipe = Recipe::tiny();
         recipe.vae_latent_gain = 0.0;
