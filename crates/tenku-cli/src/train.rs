@@ -97,6 +97,12 @@ pub fn run(args: &TrainArgs, quiet: bool) -> Result<(), CliError> {
     bar.finish_and_clear();
     match outcome {
         Outcome::Finished(model) => eprintln!("trained model: {}", model.display()),
+        // Step 0: the stage stopped before its first checkpoint, so a rerun starts it over.
+        Outcome::Stopped { stage, step: 0 } => {
+            eprintln!(
+                "stopped in the {stage} stage before its first checkpoint; run again to start the stage over"
+            )
+        }
         Outcome::Stopped { stage, step } => {
             eprintln!("stopped in the {stage} stage; latest checkpoint at step {step}; run again to resume")
         }

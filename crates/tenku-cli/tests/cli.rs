@@ -476,6 +476,7 @@ fn train_takes_the_shipped_model_runs_by_name() {
     let stopped_after_the_vae =
         stderr.contains("stopped in the denoiser stage") || stderr.contains("stopped in the decoder stage");
     assert!(stopped_after_the_vae, "a warm start skips the VAE stage: {stderr}");
+    assert!(stderr.contains("before its first checkpoint"), "no checkpoint was written: {stderr}");
     let written: tenku::train::Recipe =
         serde_json::from_str(&std::fs::read_to_string(run.join("recipe.json")).unwrap()).unwrap();
     let expected = tenku::train::Recipe::built_in(last, Some(shipped.into())).unwrap().unwrap();
