@@ -100,6 +100,10 @@ pub struct ShapesArgs {
     /// With --denoise: the noise levels σ in (0, 1], comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "0.1,0.3,0.5,0.7,0.9,1", requires = "denoise", value_parser = parse_noise_level)]
     noise_levels: Vec<f64>,
+    /// With --denoise: measure the latent errors only, without decoding and scoring the
+    /// predictions (much faster; the JSON then has no `decoded` per level).
+    #[arg(long, requires = "denoise")]
+    no_decode: bool,
     /// Also write every clip as a GIF into this directory.
     #[arg(long)]
     samples: Option<PathBuf>,
@@ -159,7 +163,12 @@ fn run_shapes(args: &ShapesArgs, quiet: bool) -> Result<(), CliError> {
             .progress_chars("=> "),
     );
     if args.denoise {
-        let options = DenoisingOptions { task, seed: args.seed, noise_levels: args.noise_levels.clone() };
+        let options = DenoisingOptions {
+            task,
+            seed: args.seed,
+            noise_levels: args.noise_levels.clone(),
+            decode: !args.no_decode,
+        };
         let report = evaluate_denoising(&pipeline, &captions, &options, &mut |_| bar.inc(1))?;
         bar.finish_and_clear();
         let text = if args.json { serde_json::to_string_pretty(&report)? + "\n" } else { report.table() };

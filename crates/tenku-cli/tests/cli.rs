@@ -186,7 +186,29 @@ fn denoising_reports_each_noise_level_asked_for() {
         assert_eq!(level["decoded"]["clips"], 2, "each level's clean latents are decoded and scored");
     }
 
-    let cases: [(&[&str], &str); 3] = [
+    let out = Command::new(env!("CARGO_BIN_EXE_tenku"))
+        .args([
+            "eval",
+            "shapes",
+            "--denoise",
+            "--no-decode",
+            "--noise-levels",
+            "0.5",
+            "--prompts",
+            "1",
+            "--json",
+            "-q",
+        ])
+        .env("XDG_CACHE_HOME", cache.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let latent_only: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let level = &latent_only["levels"][0];
+    assert!(level["velocity_mse"].is_f64() && level.get("decoded").is_none(), "{level}");
+
+    let cases: [(&[&str], &str); 4] = [
+        (&["eval", "shapes", "--no-decode"], "not provided: --denoise"),
         (&["eval", "shapes", "--denoise", "--reconstruct"], "cannot be used with"),
         (&["eval", "shapes", "--noise-levels", "0.5"], "not provided: --denoise"),
         (&["eval", "shapes", "--denoise", "--noise-levels", "0.5,0"], "expected a noise level"),

@@ -162,6 +162,9 @@ pub struct DenoisingOptions {
     pub seed: u64,
     /// The noise levels σ in (0, 1] to measure at.
     pub noise_levels: Vec<f64>,
+    /// Whether to decode and score the implied clean latents; without it only the latent
+    /// errors are measured, which skips the VAE decoder and the analyzer (most of the time).
+    pub decode: bool,
 }
 
 /// One-step denoising error at one noise level, averaged over clips, on the latent frames the
@@ -176,8 +179,10 @@ pub struct DenoisingError {
     /// Mean squared error of the clean latents the prediction implies (`x_σ − σ·v`).
     pub clean_mse: f64,
     /// The analyzer's scores of those clean latents, decoded (with the given frames as given):
-    /// which attributes one model evaluation at this level still draws.
-    pub decoded: Metrics,
+    /// which attributes one model evaluation at this level still draws. `None` when
+    /// [`DenoisingOptions::decode`] is off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decoded: Option<Metrics>,
 }
 
 /// The one-step denoising error at each noise level, and what the denoised clips show.
@@ -208,16 +213,14 @@ impl DenoisingReport {
             self.task
         );
         for level in &self.levels {
-            let decoded = &level.decoded;
+            let [shape, size, count, direction] = match &level.decoded {
+                Some(decoded) => [&decoded.shape, &decoded.size, &decoded.count, &decoded.direction]
+                    .map(|tally| tally.percent()),
+                None => ["-".to_owned(), "-".to_owned(), "-".to_owned(), "-".to_owned()],
+            };
             table += &format!(
                 "{:<11.2} {:>12.4} {:>16.4} {:>7} {:>7} {:>7} {:>9}\n",
-                level.sigma,
-                level.velocity_mse,
-                level.clean_mse,
-                decoded.shape.percent(),
-                decoded.size.percent(),
-                decoded.count.percent(),
-                decoded.direction.percent()
+                level.sigma, level.velocity_mse, level.clean_mse, shape, size, count, direction
             );
         }
         table
@@ -230,8 +233,9 @@ impl DenoisingReport {
 /// latents are from the true ones shows at which noise levels a model has learned the clips'
 /// layout and motion — with the first frames given (`Task::ImageToVideo`), the rest of a clip
 /// is determined by its caption, so even σ = 1 has an exact answer. The implied clean latents
-/// are also decoded and scored against the caption: at which noise level the model stops
-/// drawing an attribute (a shape, say) that the VAE reconstructs. `on_clip` hears each
+/// are also decoded and scored against the caption (unless [`DenoisingOptions::decode`] is
+/// off): at which noise level the model stops drawing an attribute (a shape, say) that the VAE
+/// reconstructs. `on_clip` hears each
 /// caption's index when it is done. A noise level outside (0, 1] is an error.
 pub fn evaluate_denoising<E: TextEncoder, D: Denoiser, V: VideoAutoencoder>(
     pipeline: &TextToVideo<E, D, V>,
@@ -284,8 +288,10 @@ pub fn evaluate_denoising<E: TextEncoder, D: Denoiser, V: VideoAutoencoder>(
             };
             sum.0 += mse(velocity, noise.clone() - x0.clone());
             sum.1 += mse(clean.clone(), x0.clone());
-            let frames = decode_clip(&pipeline.vae, given_kept(clean), world.frames);
-            sum.2.add(&score(spec, &analyze(frames.view(), &world)));
+            if options.decode {
+                let frames = decode_clip(&pipeline.vae, given_kept(clean), world.frames);
+                sum.2.add(&score(spec, &analyze(frames.view(), &world)));
+            }
         }
         on_clip(index);
     }
@@ -298,7 +304,7 @@ pub fn evaluate_denoising<E: TextEncoder, D: Denoiser, V: VideoAutoencoder>(
             sigma,
             velocity_mse: velocity / clips.max(1) as f64,
             clean_mse: clean / clips.max(1) as f64,
-            decoded,
+            decoded: options.decode.then_some(decoded),
         })
         .collect();
     Ok(DenoisingReport { task: options.task, clips, levels })

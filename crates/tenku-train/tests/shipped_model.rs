@@ -91,7 +91,12 @@ fn the_shipped_model_denoises_in_one_step_far_better_than_predicting_nothing() {
     let pipeline = tenku_pipeline::load_wan(&model, &Device::flex()).expect("the shipped model loads");
     let captions: Vec<SceneSpec> =
         PROMPTS[..3].iter().map(|p| p.parse().expect("a grammar caption")).collect();
-    let options = DenoisingOptions { task: Task::ImageToVideo, seed: 0, noise_levels: vec![0.3, 0.7, 1.0] };
+    let options = DenoisingOptions {
+        task: Task::ImageToVideo,
+        seed: 0,
+        noise_levels: vec![0.3, 0.7, 1.0],
+        decode: true,
+    };
     let report = evaluate_denoising(&pipeline, &captions, &options, &mut |_| {}).unwrap();
     assert_eq!(report.clips, 3);
     let levels = &report.levels;
@@ -103,11 +108,20 @@ fn the_shipped_model_denoises_in_one_step_far_better_than_predicting_nothing() {
     }
     assert!(levels.windows(2).all(|w| w[0].clean_mse < w[1].clean_mse), "{levels:?}");
     // From the first frame and σ = 0.3 the decoded prediction keeps the objects' colours.
-    let colour = levels[0].decoded.colour;
+    let colour = levels[0].decoded.as_ref().expect("decoded when asked").colour;
     assert!(colour.accuracy().is_some_and(|a| a >= MIN_COLOUR), "{colour:?}");
     // At σ = 1 the input is pure noise, and x₀ = x₁ − v makes both errors one number.
     let pure = &levels[2];
     assert!((pure.clean_mse - pure.velocity_mse).abs() < 1e-4 * pure.velocity_mse, "{pure:?}");
+
+    // Without decoding, the latent errors are the same numbers and nothing is scored.
+    let latent_only = DenoisingOptions { decode: false, ..options.clone() };
+    let undecoded = evaluate_denoising(&pipeline, &captions, &latent_only, &mut |_| {}).unwrap();
+    for (plain, level) in undecoded.levels.iter().zip(levels) {
+        assert!(plain.decoded.is_none(), "{plain:?}");
+        assert_eq!((plain.velocity_mse, plain.clean_mse), (level.velocity_mse, level.clean_mse));
+    }
+    assert!(undecoded.table().lines().nth(1).is_some_and(|row| row.trim_end().ends_with('-')));
 
     for sigma in [0.0, 1.5, f64::NAN] {
         let options = DenoisingOptions { noise_levels: vec![0.5, sigma], ..options.clone() };
