@@ -216,7 +216,7 @@ impl DenoisingReport {
             let [shape, size, count, direction] = match &level.decoded {
                 Some(decoded) => [&decoded.shape, &decoded.size, &decoded.count, &decoded.direction]
                     .map(|tally| tally.percent()),
-                None => ["-".to_owned(), "-".to_owned(), "-".to_owned(), "-".to_owned()],
+                None => ["-"; 4].map(String::from),
             };
             table += &format!(
                 "{:<11.2} {:>12.4} {:>16.4} {:>7} {:>7} {:>7} {:>9}\n",

@@ -72,8 +72,9 @@ pub struct Recipe {
     pub denoiser_pool_steps: usize,
     /// A model directory (diffusers layout) to continue from: its VAE is kept (the VAE stage
     /// is skipped) and its text encoder and transformer start the denoiser stage instead of
-    /// fresh weights, to train a model further under a new schedule and seed. Its components
-    /// must have the recipe's configs. Absent: everything trains from scratch.
+    /// fresh weights (unless `fresh_denoiser`), to train a model further under a new schedule
+    /// and seed. The components it gives must have the recipe's configs. Absent: everything
+    /// trains from scratch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warm_start: Option<PathBuf>,
     /// With a `warm_start`: its VAE is kept but the denoiser stage starts from fresh weights

@@ -81,7 +81,8 @@ pub enum Outcome {
     Stopped {
         /// The stage that was running.
         stage: Stage,
-        /// Its steps done.
+        /// The step of its latest checkpoint, where a rerun resumes: 0 before the stage's
+        /// first checkpoint (a rerun starts the stage over).
         step: usize,
     },
 }
