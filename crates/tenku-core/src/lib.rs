@@ -16,6 +16,7 @@
 //! assert_eq!(schedule.steps(), 2);
 //! ```
 
+mod activation;
 mod error;
 mod model;
 mod model_dir;
@@ -23,6 +24,7 @@ mod noise;
 mod sampling;
 mod weights;
 
+pub use activation::gelu_tanh;
 pub use error::{Error, Result, error_chain};
 pub use model::{
     Conditioning, Denoiser, LatentLayout, Prediction, TextEmbeddings, TextEncoder, Timestep, VideoAutoencoder,

@@ -71,6 +71,11 @@ pub trait TextEncoder {
 pub enum Timestep {
     /// One timestep per sample, `[batch]`.
     PerSample(Tensor<1>),
+    /// One timestep per latent frame, `[batch, latent_frames]`, shared by every position of
+    /// the frame: how Wan2.2 TI2V's per-token timesteps occur (clean conditioning frames at 0,
+    /// the rest at the sample's level). Means the same as `PerToken` with each frame's value
+    /// repeated over its tokens; a denoiser can embed it once per frame instead of per token.
+    PerFrame(Tensor<2>),
     /// One timestep per latent token, `[batch, tokens]` (Wan2.2 TI2V, conditioning frames at 0).
     PerToken(Tensor<2>),
 }

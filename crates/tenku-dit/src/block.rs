@@ -2,8 +2,8 @@
 
 use burn::module::{Module, Param};
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
-use burn::tensor::activation::gelu_approximate;
 use burn::tensor::{Device, Distribution, Tensor};
+use tenku_core::gelu_tanh;
 use tenku_patch::RopeTables;
 
 use crate::attention::WanAttention;
@@ -27,7 +27,7 @@ impl FeedForward {
     /// - `x`: `[batch, tokens, D]`
     /// - output: `[batch, tokens, D]`
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        self.net_2.forward(gelu_approximate(self.net_0_proj.forward(x)))
+        self.net_2.forward(gelu_tanh(self.net_0_proj.forward(x)))
     }
 }
 
@@ -79,8 +79,10 @@ impl WanTransformerBlock {
     /// # Shapes
     /// - `x`: `[batch, tokens, D]`
     /// - `context`: `[batch, context_tokens, D]` (projected text)
-    /// - `modulation`: `[batch, 1, 6, D]` (one timestep per sample) or `[batch, tokens, 6, D]`
-    ///   (one per token): `time_proj(SiLU(temb))`
+    /// - `modulation`: `[batch, groups, 6, D]`, `time_proj(SiLU(temb))`, where `groups`
+    ///   divides `tokens` and row g modulates the g-th run of `tokens / groups` consecutive
+    ///   tokens: 1 (one timestep per sample), the patch grid's frames (one per frame) or
+    ///   `tokens` (one per token)
     /// - `rope`: tables for `tokens`
     /// - output: `[batch, tokens, D]`
     pub fn forward(
@@ -91,13 +93,13 @@ impl WanTransformerBlock {
         rope: &RopeTables,
     ) -> Tensor<3> {
         let e = self.scale_shift_table.val().unsqueeze_dim::<4>(0) + modulation;
-        let row = |i: usize| e.clone().narrow(2, i, 1).squeeze_dim::<3>(2);
+        let row = |i: usize| e.clone().narrow(2, i, 1);
         let (shift_msa, scale_msa, gate_msa) = (row(0), row(1), row(2));
         let (c_shift, c_scale, c_gate) = (row(3), row(4), row(5));
 
         // 1. Self-attention.
-        let n = layer_norm_no_affine(x.clone(), self.eps) * (scale_msa + 1.0) + shift_msa;
-        let x = x + self.attn1.forward(n, None, Some(rope)) * gate_msa;
+        let n = modulated(layer_norm_no_affine(x.clone(), self.eps), scale_msa, shift_msa);
+        let x = x + gated(self.attn1.forward(n, None, Some(rope)), gate_msa);
 
         // 2. Cross-attention: no modulation, no gate.
         let n = match &self.norm2 {
@@ -107,9 +109,37 @@ impl WanTransformerBlock {
         let x = x + self.attn2.forward(n, Some(context), None);
 
         // 3. Feed-forward.
-        let n = layer_norm_no_affine(x.clone(), self.eps) * (c_scale + 1.0) + c_shift;
-        x + self.ffn.forward(n) * c_gate
+        let n = modulated(layer_norm_no_affine(x.clone(), self.eps), c_scale, c_shift);
+        x + gated(self.ffn.forward(n), c_gate)
     }
+}
+
+/// `x · (1 + scale) + shift`, each of the `groups` rows of `scale` and `shift` applying to its
+/// run of `tokens / groups` consecutive tokens.
+///
+/// # Shapes
+/// - `x`: `[batch, tokens, D]`
+/// - `scale`, `shift`: `[batch, groups, 1, D]`
+/// - output: `[batch, tokens, D]`
+pub(crate) fn modulated(x: Tensor<3>, scale: Tensor<4>, shift: Tensor<4>) -> Tensor<3> {
+    let dims = x.dims();
+    (grouped(x, scale.dims()[1]) * (scale + 1.0) + shift).reshape(dims)
+}
+
+/// `x · gate`, grouped as in [`modulated`].
+fn gated(x: Tensor<3>, gate: Tensor<4>) -> Tensor<3> {
+    let dims = x.dims();
+    (grouped(x, gate.dims()[1]) * gate).reshape(dims)
+}
+
+/// `[batch, tokens, D]` → `[batch, groups, tokens / groups, D]`.
+///
+/// # Panics
+/// When `groups` does not divide `tokens`.
+fn grouped(x: Tensor<3>, groups: usize) -> Tensor<4> {
+    let [b, tokens, d] = x.dims();
+    assert!(tokens.is_multiple_of(groups), "{groups} timestep groups do not divide {tokens} tokens");
+    x.reshape([b, groups, tokens / groups, d])
 }
 
 /// LayerNorm over the last axis without gamma and beta (`elementwise_affine=False`): mean

@@ -3,8 +3,9 @@
 
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
-use burn::tensor::activation::{gelu_approximate, silu};
+use burn::tensor::activation::silu;
 use burn::tensor::{Device, Tensor, TensorData};
+use tenku_core::gelu_tanh;
 
 use crate::config::WanTransformerConfig;
 
@@ -40,7 +41,7 @@ impl TextProjection {
     /// - `x`: `[batch, tokens, text_dim]`
     /// - output: `[batch, tokens, D]`
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        self.linear_2.forward(gelu_approximate(self.linear_1.forward(x)))
+        self.linear_2.forward(gelu_tanh(self.linear_1.forward(x)))
     }
 }
 

@@ -11,7 +11,7 @@ use tenku_core::{
 };
 use tenku_patch::{Patchifier, Rope3d};
 
-use crate::block::{WanTransformerBlock, layer_norm_no_affine};
+use crate::block::{WanTransformerBlock, layer_norm_no_affine, modulated};
 use crate::config::WanTransformerConfig;
 use crate::embed::WanTimeTextEmbedding;
 use crate::error::Result;
@@ -104,13 +104,16 @@ impl WanTransformer {
     ///
     /// `Timestep::PerToken` is Wan2.2's `expand_timesteps`: one timestep per latent token in
     /// token order `(frame, row, column)` of the patch grid; with all values equal it gives the
-    /// same result as `Timestep::PerSample`.
+    /// same result as `Timestep::PerSample`. `Timestep::PerFrame` gives the result of
+    /// `PerToken` with each latent frame's value on all its tokens, embedding the timesteps
+    /// once per frame instead of once per token (with temporal patches, a token takes the
+    /// largest timestep of its latent frames).
     ///
     /// # Shapes
     /// - `hidden_states`: `[batch, in_channels, frames, height, width]`, frames/height/width
     ///   multiples of `patch_size`, patch grid sides at most `rope_max_seq_len`
-    /// - `timestep`: `PerSample([batch])` or `PerToken([batch, tokens])` with
-    ///   `tokens = (frames/pt)·(height/ph)·(width/pw)`
+    /// - `timestep`: `PerSample([batch])`, `PerFrame([batch, frames])` or
+    ///   `PerToken([batch, tokens])` with `tokens = (frames/pt)·(height/ph)·(width/pw)`
     /// - `encoder_hidden_states`: `[batch, text_tokens, text_dim]` (all rows are attended)
     /// - output: `[batch, out_channels, frames, height, width]`
     ///
@@ -155,13 +158,24 @@ impl WanTransformer {
             x = x + bias.val().reshape([1, 1, d]);
         }
 
-        // Time embedding: temb [b, n, D] and block modulation [b, n, 6, D], n = 1 or tokens.
-        let (temb, modulation) = match timestep {
+        // Time embedding: temb [b, n, D] and block modulation [b, n, 6, D], each of the n rows
+        // for a run of tokens / n consecutive tokens: n = 1, the grid's frames or tokens.
+        let timesteps = match timestep {
             Timestep::PerSample(t) => {
                 let [tb] = t.dims();
                 assert_eq!(tb, b, "timestep batch {tb} differs from hidden_states batch {b}");
-                let (temb, proj) = self.condition_embedder.time(t);
-                (temb.reshape([b, 1, d]), proj.reshape([b, 1, 6, d]))
+                t.reshape([b, 1])
+            }
+            Timestep::PerFrame(t) => {
+                let latent_frames = grid.frames * config.patch_size[0];
+                let dims = t.dims();
+                assert_eq!(
+                    dims,
+                    [b, latent_frames],
+                    "per-frame timesteps must be [batch, latent frames] = [{b}, {latent_frames}]"
+                );
+                // A token spanning several latent frames takes the noisiest one's timestep.
+                t.reshape([b, grid.frames, config.patch_size[0]]).max_dim(2).reshape([b, grid.frames])
             }
             Timestep::PerToken(t) => {
                 let dims = t.dims();
@@ -170,10 +184,12 @@ impl WanTransformer {
                     [b, tokens],
                     "per-token timesteps must be [batch, tokens] = [{b}, {tokens}]"
                 );
-                let (temb, proj) = self.condition_embedder.time(t.reshape([b * tokens]));
-                (temb.reshape([b, tokens, d]), proj.reshape([b, tokens, 6, d]))
+                t
             }
         };
+        let [_, n] = timesteps.dims();
+        let (temb, proj) = self.condition_embedder.time(timesteps.reshape([b * n]));
+        let (temb, modulation) = (temb.reshape([b, n, d]), proj.reshape([b, n, 6, d]));
         let context = self.condition_embedder.text(encoder_hidden_states);
 
         for block in &self.blocks {
@@ -182,9 +198,9 @@ impl WanTransformer {
 
         // Output head: modulated by temb itself (not by time_proj), rows shift then scale.
         let e = self.scale_shift_table.val().unsqueeze_dim::<4>(0) + temb.unsqueeze_dim::<4>(2);
-        let shift = e.clone().narrow(2, 0, 1).squeeze_dim::<3>(2);
-        let scale = e.narrow(2, 1, 1).squeeze_dim::<3>(2);
-        let x = layer_norm_no_affine(x, config.eps) * (scale + 1.0) + shift;
+        let shift = e.clone().narrow(2, 0, 1);
+        let scale = e.narrow(2, 1, 1);
+        let x = modulated(layer_norm_no_affine(x, config.eps), scale, shift);
         patchifier.unpatchify(self.proj_out.forward(x), grid)
     }
 }

@@ -91,6 +91,34 @@ fn equal_per_token_timesteps_match_per_sample() {
     }
 }
 
+/// Per-frame timesteps — the first latent frame clean at 0, the others at distinct levels —
+/// give the result of per-token timesteps with each frame's value on all of its tokens.
+#[test]
+fn per_frame_timesteps_match_per_token() {
+    for case in cases() {
+        let model = WanTransformer::load(&transformer_dir(&case), &device()).unwrap();
+        let io = inputs(&case);
+        let [b, _, f, h, w] = io.hidden_states.dims();
+        let [pt, ph, pw] = model.config().patch_size;
+        assert_eq!(pt, 1, "{case}: the fixtures have no temporal patches");
+        let values: Vec<f32> =
+            (0..b * f).map(|i| if i % f == 0 { 0.0 } else { 900.0 - 70.0 * i as f32 }).collect();
+        let per_frame = Tensor::<1>::from_floats(values.as_slice(), &device()).reshape([b, f]);
+        let per_token = per_frame
+            .clone()
+            .reshape([b, f, 1])
+            .repeat_dim(2, (h / ph) * (w / pw))
+            .reshape([b, f * (h / ph) * (w / pw)]);
+        let a = model.forward(
+            io.hidden_states.clone(),
+            Timestep::PerToken(per_token),
+            io.encoder_hidden_states.clone(),
+        );
+        let b = model.forward(io.hidden_states, Timestep::PerFrame(per_frame), io.encoder_hidden_states);
+        assert_close(&format!("{case} per-frame vs per-token"), b, a, SELF_CONSISTENCY);
+    }
+}
+
 /// Distinct per-token timesteps (t_i = 1000 − 61·i over the 12 tokens of tiny_a) against
 /// diffusers: every 12th value of the flattened output, computed with
 /// `WanTransformer3DModel.from_pretrained(tiny_a/pipeline/transformer)` in f32 on the fixture's

@@ -205,8 +205,6 @@ struct CleanFrames {
     count: usize,
     /// Latent frames in all.
     frames: usize,
-    /// Transformer tokens per latent frame.
-    tokens_per_frame: usize,
 }
 
 impl CleanFrames {
@@ -215,13 +213,10 @@ impl CleanFrames {
         x * (self.mask.clone().neg() + 1.0) + self.latents.clone()
     }
 
-    /// Per-token timesteps: 0 on clean frames, `t` elsewhere, in (frame, row, column) order.
+    /// Per-frame timesteps: 0 on clean frames, `t` elsewhere.
     fn timesteps(&self, t: f32) -> Timestep {
-        let values: Vec<f32> = (0..self.frames)
-            .flat_map(|f| std::iter::repeat_n(if f < self.count { 0.0 } else { t }, self.tokens_per_frame))
-            .collect();
-        let len = values.len();
-        Timestep::PerToken(Tensor::from_data(TensorData::new(values, [1, len]), &self.mask.device()))
+        let values: Vec<f32> = (0..self.frames).map(|f| if f < self.count { 0.0 } else { t }).collect();
+        Timestep::PerFrame(Tensor::from_data(TensorData::new(values, [1, self.frames]), &self.mask.device()))
     }
 }
 
@@ -234,13 +229,11 @@ impl<E: TextEncoder, D: Denoiser, V: VideoAutoencoder> TextToVideo<E, D, V> {
         let [_, c, latent_frames, lh, lw] = shape;
         let padding = Tensor::<5>::zeros([1, c, latent_frames - count, lh, lw], &self.device);
         let mask: Vec<f32> = (0..latent_frames).map(|f| if f < count { 1.0 } else { 0.0 }).collect();
-        let (ph, pw) = self.geometry.patch;
         CleanFrames {
             latents: Tensor::cat(vec![encoded, padding], 2),
             mask: Tensor::from_data(TensorData::new(mask, [1, 1, latent_frames, 1, 1]), &self.device),
             count,
             frames: latent_frames,
-            tokens_per_frame: (lh / ph) * (lw / pw),
         }
     }
 }

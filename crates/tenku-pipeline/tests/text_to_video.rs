@@ -35,14 +35,16 @@ impl Denoiser for ConstantDenoiser {
     fn forward(&self, latents: Tensor<5>, timestep: Timestep, cond: &Conditioning) -> Tensor<5> {
         match timestep {
             Timestep::PerSample(t) => assert_eq!(t.dims(), [latents.dims()[0]]),
-            // Clean first frames: timestep 0 on the first latent frame's tokens (2 of them at
-            // 2×4 latents with 2×2 patches) and their latents are the encoded frames.
-            Timestep::PerToken(t) => {
+            // Clean first frames: timestep 0 on the first latent frame and their latents are
+            // the encoded frames.
+            Timestep::PerFrame(t) => {
+                assert_eq!(t.dims(), [1, latents.dims()[2]]);
                 let t = t.into_data().try_into_vec::<f32>().unwrap();
-                assert!(t[..2].iter().all(|&v| v == 0.0) && t[2..].iter().all(|&v| v > 0.0), "{t:?}");
+                assert!(t[0] == 0.0 && t[1..].iter().all(|&v| v > 0.0), "{t:?}");
                 let first = latents.clone().narrow(2, 0, 1).into_data().try_into_vec::<f32>().unwrap();
                 assert!(first.iter().all(|&v| v == ENCODED), "{first:?}");
             }
+            Timestep::PerToken(_) => panic!("the pipeline gives clean frames per frame"),
         }
         let prompt_length: f32 = cond.text.hidden.clone().slice([0..1, 0..1, 0..1]).into_scalar();
         let value = if prompt_length > 3.0 { 0.5 } else { 0.25 };

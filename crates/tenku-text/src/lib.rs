@@ -29,7 +29,7 @@ pub use error::{Error, Result};
 pub use tokenizer::{PromptTokenizer, TokenBatch};
 pub use umt5::{
     KEY_REMAPS, SHARED_KEY, TIED_EMBED_KEY, Umt5Attention, Umt5Block, Umt5DenseReluDense, Umt5Encoder,
-    Umt5LayerFf, Umt5LayerNorm, Umt5LayerSelfAttention, Umt5Stack, gelu_new, relative_position_bucket,
+    Umt5LayerFf, Umt5LayerNorm, Umt5LayerSelfAttention, Umt5Stack, relative_position_bucket,
     relative_position_buckets,
 };
 pub use word_level::{SPECIAL_TOKENS, save_word_level_tokenizer, word_level_tokenizer};

@@ -7,7 +7,7 @@
 //! - no `1/√d` scaling of the attention logits and no `√d` scaling of the embeddings;
 //! - a learned relative position bias per layer (T5 has one in layer 0 only), added to the
 //!   logits together with the additive key mask `(1 − m)·f32::MIN`;
-//! - a gated feed-forward block, `wo(act(wi_0·x) ⊙ wi_1·x)`, with `gelu_new` (tanh) for
+//! - a gated feed-forward block, `wo(act(wi_0·x) ⊙ wi_1·x)`, with `gelu_new` (the tanh approximation, `tenku_core::gelu_tanh`) for
 //!   `gated-gelu`.
 //!
 //! Module fields are named after the checkpoint keys, so loading is the identity map except for
@@ -22,7 +22,7 @@ use burn::tensor::activation::{gelu, relu, silu};
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use tenku_core::{LoadOptions, WeightStore};
+use tenku_core::{LoadOptions, WeightStore, gelu_tanh};
 
 use crate::config::{Activation, Umt5Config};
 use crate::error::{Error, Result};
@@ -218,18 +218,9 @@ fn activate(x: Tensor<3>, activation: Activation) -> Tensor<3> {
     match activation {
         Activation::Relu => relu(x),
         Activation::Gelu => gelu(x),
-        Activation::GeluTanh => gelu_new(x),
+        Activation::GeluTanh => gelu_tanh(x),
         Activation::Silu => silu(x),
     }
-}
-
-/// transformers' `gelu_new`: `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`, with `x³` as a product
-/// (as `torch.pow(x, 3.0)` computes it) rather than through `exp(3·ln x)`.
-pub fn gelu_new<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    let sqrt_2_over_pi = (2.0 / std::f64::consts::PI).sqrt();
-    let cube = x.clone() * x.clone() * x.clone();
-    let inner = (x.clone() + cube * 0.044715) * sqrt_2_over_pi;
-    x * 0.5 * (inner.tanh() + 1.0)
 }
 
 /// Pre-norm self-attention with a residual (`UMT5LayerSelfAttention`, keys `…layer.0.*`).

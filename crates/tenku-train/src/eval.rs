@@ -197,30 +197,36 @@ pub struct DenoisingReport {
 }
 
 impl DenoisingReport {
-    /// A plain-text table: one row per noise level.
+    /// A plain-text table: one row per noise level, with the decoded clean latents' scores
+    /// when they were measured ([`DenoisingOptions::decode`]).
     pub fn table(&self) -> String {
+        let decoded = self.levels.iter().any(|level| level.decoded.is_some());
+        let scores = |values: [&str; 4]| {
+            let [shape, size, count, direction] = values;
+            if decoded { format!(" {shape:>7} {size:>7} {count:>7} {direction:>9}") } else { String::new() }
+        };
+        let note = if decoded { "; the last four score the decoded clean latents" } else { "" };
         let mut table = format!(
-            "{:<11} {:>12} {:>16} {:>7} {:>7} {:>7} {:>9}  measured on {} clips ({}); the last \
-             four score the decoded clean latents\n",
+            "{:<11} {:>12} {:>16}{}  measured on {} clips ({}){note}\n",
             "noise level",
             "velocity MSE",
             "clean-latent MSE",
-            "shape",
-            "size",
-            "count",
-            "direction",
+            scores(["shape", "size", "count", "direction"]),
             self.clips,
             self.task
         );
         for level in &self.levels {
-            let [shape, size, count, direction] = match &level.decoded {
+            let percents = match &level.decoded {
                 Some(decoded) => [&decoded.shape, &decoded.size, &decoded.count, &decoded.direction]
                     .map(|tally| tally.percent()),
                 None => ["-"; 4].map(String::from),
             };
             table += &format!(
-                "{:<11.2} {:>12.4} {:>16.4} {:>7} {:>7} {:>7} {:>9}\n",
-                level.sigma, level.velocity_mse, level.clean_mse, shape, size, count, direction
+                "{:<11.2} {:>12.4} {:>16.4}{}\n",
+                level.sigma,
+                level.velocity_mse,
+                level.clean_mse,
+                scores(percents.each_ref().map(String::as_str))
             );
         }
         table
@@ -362,4 +368,25 @@ fn decode_clip<V: VideoAutoencoder>(vae: &V, latents: Tensor<5>, frames: usize) 
     let mut chunks = Vec::new();
     vae.decode_streaming(latents, &mut |chunk| chunks.push(chunk));
     pixels_to_frames(Tensor::cat(chunks, 2).narrow(2, 0, frames))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(decoded: Option<Metrics>) -> DenoisingReport {
+        let level = DenoisingError { sigma: 0.5, velocity_mse: 0.25, clean_mse: 0.125, decoded };
+        DenoisingReport { task: Task::TextToVideo, clips: 1, levels: vec![level] }
+    }
+
+    #[test]
+    fn the_denoising_table_has_score_columns_only_when_the_latents_were_decoded() {
+        let decoded = report(Some(Metrics::default())).table();
+        assert!(decoded.contains("direction") && decoded.contains("decoded clean latents"), "{decoded}");
+
+        let latent_only = report(None).table();
+        let [header, row] = latent_only.lines().collect::<Vec<_>>()[..] else { panic!("{latent_only}") };
+        assert!(!header.contains("direction") && !header.contains("decoded"), "{latent_only}");
+        assert_eq!(row.split_whitespace().collect::<Vec<_>>(), ["0.50", "0.2500", "0.1250"], "{latent_only}");
+    }
 }

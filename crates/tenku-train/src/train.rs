@@ -141,7 +141,7 @@ pub fn train(
                     decoder_loss(vae, (&frozen, device), recipe, stage, step, &ad)
                 };
                 let Some(vae) = runner.run(Stage::Decoder, stage, vae, resume, &mut decoder_step)? else {
-                    return Ok(stopped(&checkpoints, Stage::Decoder));
+                    return stopped(&checkpoints, Stage::Decoder);
                 };
                 replace_dir(&vae_dir, &|dir| Ok(vae.save(dir)?))?;
             }
@@ -154,7 +154,7 @@ pub fn train(
             with_latent_gain(seeded_init(&ad, recipe.seed, || recipe.vae.init(&ad)), recipe.latent_gains());
         let mut vae_step = |vae: &WanVae, step: usize| vae_loss(vae, recipe, step, &ad);
         let Some(vae) = runner.run(Stage::Vae, &recipe.vae_stage, vae, resume, &mut vae_step)? else {
-            return Ok(stopped(&checkpoints, Stage::Vae));
+            return stopped(&checkpoints, Stage::Vae);
         };
         export_vae(&vae, &vae_dir, recipe, device)?;
     }
@@ -198,7 +198,7 @@ pub fn train(
         runner.run(Stage::Denoiser, &recipe.denoiser_stage, model, resume, &mut denoiser_step)
     })?;
     let Some(model) = trained else {
-        return Ok(stopped(&checkpoints, Stage::Denoiser));
+        return stopped(&checkpoints, Stage::Denoiser);
     };
     export_rest(&model, &model_dir, recipe)?;
     Ok(Outcome::Finished(model_dir))
@@ -309,12 +309,13 @@ fn claim_directory(out: &Path, recipe: &Recipe) -> Result<()> {
 }
 
 /// The outcome of a run stopped by [`TrainOptions::stop_after`] in `stage`: where the latest
-/// checkpoint is, or the stage's start when it has none yet.
-fn stopped(checkpoints: &Path, stage: Stage) -> Outcome {
-    match checkpoint::load_latest(checkpoints) {
-        Ok(Some(Checkpoint { state, .. })) => Outcome::Stopped { stage: state.stage, step: state.step },
-        _ => Outcome::Stopped { stage, step: 0 },
-    }
+/// checkpoint is, or the stage's start when it has none yet. A latest checkpoint that cannot be
+/// read is its error, naming the file, not a stage to start over.
+fn stopped(checkpoints: &Path, stage: Stage) -> Result<Outcome> {
+    Ok(match checkpoint::load_latest(checkpoints)? {
+        Some(Checkpoint { state, .. }) => Outcome::Stopped { stage: state.stage, step: state.step },
+        None => Outcome::Stopped { stage, step: 0 },
+    })
 }
 
 /// Runs one stage's optimization loop with checkpoints and progress.
@@ -684,23 +685,18 @@ fn denoiser_loss(
     let noise = SeededNoise::new(rng.random()).values(b * c * frames * h * w);
     let noise = Tensor::<5>::from_data(TensorData::new(noise, [b, c, frames, h, w]), device);
 
-    // Per-frame mask (1 = clean) and per-token timesteps in (frame, row, column) token order.
-    let [pt, ph, pw] = recipe.transformer.patch_size;
-    let per_frame = (h / ph) * (w / pw);
-    let mut mask = Vec::with_capacity(b * frames);
-    let mut timesteps = Vec::with_capacity(b * frames / pt * per_frame);
-    for (sigma, clean) in sigmas.iter().zip(&clean) {
-        mask.extend((0..frames).map(|f| if f < *clean { 1.0f32 } else { 0.0 }));
-        for token_frame in 0..frames / pt {
-            let t = if (token_frame + 1) * pt <= *clean { 0.0 } else { sigma * 1000.0 };
-            timesteps.extend(std::iter::repeat_n(t, per_frame));
-        }
-    }
+    // Per-frame mask (1 = clean) and timesteps: 0 on clean frames, the sample's level elsewhere
+    // (a token spanning clean and noisy frames takes the noisy level, in the transformer).
+    let mask: Vec<f32> = (clean.iter())
+        .flat_map(|&clean| (0..frames).map(move |f| if f < clean { 1.0f32 } else { 0.0 }))
+        .collect();
+    let timesteps: Vec<f32> = (mask.chunks(frames).zip(&sigmas))
+        .flat_map(|(mask, sigma)| mask.iter().map(move |&clean| (1.0 - clean) * sigma * 1000.0))
+        .collect();
     let noisy_frames = mask.iter().filter(|m| **m == 0.0).count();
     let mask = Tensor::<5>::from_data(TensorData::new(mask, [b, 1, frames, 1, 1]), device);
     let sigma = Tensor::<5>::from_data(TensorData::new(sigmas.clone(), [b, 1, 1, 1, 1]), device);
-    let tokens = timesteps.len() / b;
-    let timestep = Timestep::PerToken(Tensor::from_data(TensorData::new(timesteps, [b, tokens]), device));
+    let timestep = Timestep::PerFrame(Tensor::from_data(TensorData::new(timesteps, [b, frames]), device));
 
     let x_t = x0.clone() * (sigma.clone().neg() + 1.0) + noise.clone() * sigma;
     let input = x0.clone() * mask.clone() + x_t * (mask.clone().neg() + 1.0);
