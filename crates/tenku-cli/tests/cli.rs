@@ -472,6 +472,9 @@ fn train_lists_the_built_in_recipes_in_run_order() {
     let out = tenku(&["train", "--recipe", "shapes-default"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("--out"), "training needs a run directory: {stderr}");
+    let out = tenku(&["train", "--out", "unused", "--threads", "0"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("--threads"), "at least one thread: {stderr}");
 }
 
 #[test]

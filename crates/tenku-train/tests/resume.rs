@@ -9,7 +9,17 @@ use tenku_train::{
 };
 
 fn run(out: &Path, recipe: &Recipe, stop_after: Option<usize>) -> Result<Outcome, Error> {
-    train(out, recipe, &Device::flex(), &TrainOptions { stop_after }, &mut |_| {})
+    run_on_threads(out, recipe, stop_after, 1)
+}
+
+fn run_on_threads(
+    out: &Path,
+    recipe: &Recipe,
+    stop_after: Option<usize>,
+    denoiser_threads: usize,
+) -> Result<Outcome, Error> {
+    let options = TrainOptions { stop_after, denoiser_threads };
+    train(out, recipe, &Device::flex(), &options, &mut |_| {})
 }
 
 /// Every file of the trained model directory, by relative path.
@@ -49,19 +59,29 @@ fn interrupted_runs_with_moving_averages_resume_to_the_same_model() {
     assert_resumes_to_the_same_model(&averaging());
 }
 
+#[test]
+fn interrupted_runs_on_two_threads_resume_to_the_same_model() {
+    assert_resumes_to_the_same_model_on(&Recipe::tiny(), 2);
+}
+
 fn assert_resumes_to_the_same_model(recipe: &Recipe) {
+    assert_resumes_to_the_same_model_on(recipe, 1);
+}
+
+fn assert_resumes_to_the_same_model_on(recipe: &Recipe, threads: usize) {
+    let run = |out: &Path, stop_after| run_on_threads(out, recipe, stop_after, threads);
     let whole = tempfile::tempdir().unwrap();
-    let Outcome::Finished(reference) = run(whole.path(), recipe, None).unwrap() else {
+    let Outcome::Finished(reference) = run(whole.path(), None).unwrap() else {
         panic!("an unlimited run finishes")
     };
 
     // Killed once in each stage (every step is checkpointed in the tiny recipe).
     let pieces = tempfile::tempdir().unwrap();
-    let first = run(pieces.path(), recipe, Some(2)).unwrap();
+    let first = run(pieces.path(), Some(2)).unwrap();
     assert_eq!(first, Outcome::Stopped { stage: Stage::Vae, step: 2 });
-    let second = run(pieces.path(), recipe, Some(3)).unwrap();
+    let second = run(pieces.path(), Some(3)).unwrap();
     assert_eq!(second, Outcome::Stopped { stage: Stage::Denoiser, step: 2 });
-    let Outcome::Finished(resumed) = run(pieces.path(), recipe, None).unwrap() else {
+    let Outcome::Finished(resumed) = run(pieces.path(), None).unwrap() else {
         panic!("the resumed run finishes")
     };
 

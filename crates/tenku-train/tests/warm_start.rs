@@ -12,7 +12,7 @@ use tenku_train::{
 };
 
 fn run(out: &Path, recipe: &Recipe) -> Result<PathBuf, Error> {
-    match train(out, recipe, &Device::flex(), &TrainOptions { stop_after: None }, &mut |_| {})? {
+    match train(out, recipe, &Device::flex(), &TrainOptions::default(), &mut |_| {})? {
         Outcome::Finished(model) => Ok(model),
         Outcome::Stopped { .. } => panic!("no stop was asked for"),
     }
@@ -149,8 +149,13 @@ fn a_decoder_stage_trains_the_warm_starts_decoder_alone_and_resumes_and_0_denois
     assert_eq!(vae_config(&tuned), vae_config(&init), "the latent statistics are the warm start's");
 
     // Killed in the decoder stage, then resumed: the same decoder.
-    let stopped =
-        train(dirs[2].path(), &recipe, &Device::flex(), &TrainOptions { stop_after: Some(2) }, &mut |_| {});
+    let stopped = train(
+        dirs[2].path(),
+        &recipe,
+        &Device::flex(),
+        &TrainOptions { stop_after: Some(2), ..Default::default() },
+        &mut |_| {},
+    );
     assert!(matches!(stopped, Ok(Outcome::Stopped { stage: Stage::Decoder, step: 2 })), "{stopped:?}");
     let snapshot_dir = tempfile::tempdir().unwrap();
     let snapshot =
