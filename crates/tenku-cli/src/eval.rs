@@ -110,6 +110,9 @@ pub struct ShapesArgs {
     /// Compute device: cpu, wgpu or cuda.
     #[arg(long, default_value = "cpu", value_parser = crate::generate::parse_backend)]
     device: tenku::Backend,
+    /// Clips generated at once, each on its own thread; the scores do not depend on it.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    threads: u16,
 }
 
 /// Runs the evaluation and prints the table (or JSON) on stdout.
@@ -168,6 +171,7 @@ fn run_shapes(args: &ShapesArgs, quiet: bool) -> Result<(), CliError> {
             seed: args.seed,
             noise_levels: args.noise_levels.clone(),
             decode: !args.no_decode,
+            threads: args.threads.into(),
         };
         let report = evaluate_denoising(&pipeline, &captions, &options, &mut |_| bar.inc(1))?;
         bar.finish_and_clear();
@@ -182,6 +186,7 @@ fn run_shapes(args: &ShapesArgs, quiet: bool) -> Result<(), CliError> {
         guidance_interval: args.guidance_interval,
         sampler: args.sampler,
         shift: args.shift,
+        threads: args.threads.into(),
     };
     let mut write_error = None;
     let mut on_clip = |index: usize, result: &ClipResult, frames: &Array4<f32>| {

@@ -63,6 +63,9 @@ pub struct EvalOptions {
     pub sampler: Option<SamplerKind>,
     /// Flow shift; `None` takes the model's.
     pub shift: Option<f64>,
+    /// Clips generated at once, each on its own thread (0 and 1: one). The results do not
+    /// depend on it: every clip is generated as it would be alone.
+    pub threads: usize,
 }
 
 impl Default for EvalOptions {
@@ -76,6 +79,7 @@ impl Default for EvalOptions {
             guidance_interval: None,
             sampler: None,
             shift: None,
+            threads: 1,
         }
     }
 }
@@ -111,15 +115,20 @@ pub struct EvalReport {
 /// Generates one clip per caption with `pipeline` at its default size, analyzes and scores it,
 /// handing each result and its frames (`[frames, height, width, 3]` in [0, 1]) to `on_clip`.
 /// For the image→video and extension tasks, clip `i`'s ground truth is placed with `seed + i`.
-pub fn evaluate<E: TextEncoder, D: Denoiser, V: VideoAutoencoder>(
+pub fn evaluate<E, D, V>(
     pipeline: &TextToVideo<E, D, V>,
     captions: &[SceneSpec],
     options: &EvalOptions,
     on_clip: &mut dyn FnMut(usize, &ClipResult, &Array4<f32>),
-) -> Result<EvalReport, EvalError> {
+) -> Result<EvalReport, EvalError>
+where
+    E: TextEncoder + Sync,
+    D: Denoiser + Sync,
+    V: VideoAutoencoder + Sync,
+{
     let world = model_world(pipeline);
-    let mut report = EvalReport::default();
-    for (index, spec) in captions.iter().enumerate() {
+    let generate = |index: usize| -> Result<(ClipResult, Array4<f32>), EvalError> {
+        let spec = &captions[index];
         let seed = options.seed.wrapping_add(index as u64);
         let given = options.task.given_frames(pipeline.geometry.temporal_factor);
         let first_frames = if given == 0 {
@@ -139,12 +148,40 @@ pub fn evaluate<E: TextEncoder, D: Denoiser, V: VideoAutoencoder>(
             ..pipeline.defaults.request(spec.caption())
         };
         let frames = pipeline.generate(&request, &mut |_| {})?;
-        let result = ClipResult { seed, score: score(spec, &analyze(frames.view(), &world)) };
+        Ok((ClipResult { seed, score: score(spec, &analyze(frames.view(), &world)) }, frames))
+    };
+    let mut report = EvalReport::default();
+    in_caption_order(captions.len(), options.threads, &generate, &mut |index, (result, frames)| {
         report.metrics.add(&result.score);
         on_clip(index, &result, &frames);
         report.clips.push(result);
-    }
+    })?;
     Ok(report)
+}
+
+/// Runs `work` on every caption index, `threads` of them at a time, each on a thread of its
+/// own, and hands the results to `done` in caption order, so that what `done` adds up does not
+/// depend on `threads`. Stops at the first error.
+fn in_caption_order<T: Send>(
+    captions: usize,
+    threads: usize,
+    work: &(dyn Fn(usize) -> Result<T, EvalError> + Sync),
+    done: &mut dyn FnMut(usize, T),
+) -> Result<(), EvalError> {
+    let indices: Vec<usize> = (0..captions).collect();
+    for group in indices.chunks(threads.max(1)) {
+        let results: Vec<Result<T, EvalError>> = std::thread::scope(|scope| {
+            let others: Vec<_> = group[1..].iter().map(|&index| scope.spawn(move || work(index))).collect();
+            let first = work(group[0]);
+            let others =
+                others.into_iter().map(|other| other.join().expect("an evaluation thread does not panic"));
+            std::iter::once(first).chain(others).collect()
+        });
+        for (&index, result) in group.iter().zip(results) {
+            done(index, result?);
+        }
+    }
+    Ok(())
 }
 
 /// The shapes world at the size and frame rate `pipeline` generates by default.
@@ -165,6 +202,9 @@ pub struct DenoisingOptions {
     /// Whether to decode and score the implied clean latents; without it only the latent
     /// errors are measured, which skips the VAE decoder and the analyzer (most of the time).
     pub decode: bool,
+    /// Clips measured at once, each on its own thread (0 and 1: one); the results do not
+    /// depend on it.
+    pub threads: usize,
 }
 
 /// One-step denoising error at one noise level, averaged over clips, on the latent frames the
@@ -243,12 +283,17 @@ impl DenoisingReport {
 /// off): at which noise level the model stops drawing an attribute (a shape, say) that the VAE
 /// reconstructs. `on_clip` hears each
 /// caption's index when it is done. A noise level outside (0, 1] is an error.
-pub fn evaluate_denoising<E: TextEncoder, D: Denoiser, V: VideoAutoencoder>(
+pub fn evaluate_denoising<E, D, V>(
     pipeline: &TextToVideo<E, D, V>,
     captions: &[SceneSpec],
     options: &DenoisingOptions,
     on_clip: &mut dyn FnMut(usize),
-) -> Result<DenoisingReport, EvalError> {
+) -> Result<DenoisingReport, EvalError>
+where
+    E: TextEncoder + Sync,
+    D: Denoiser + Sync,
+    V: VideoAutoencoder + Sync,
+{
     if let Some(&sigma) = options.noise_levels.iter().find(|&&sigma| !(sigma > 0.0 && sigma <= 1.0)) {
         return Err(EvalError::NoiseLevel(sigma));
     }
@@ -258,8 +303,9 @@ pub fn evaluate_denoising<E: TextEncoder, D: Denoiser, V: VideoAutoencoder>(
     let clean_latent_frames =
         if given == 0 { 0 } else { geometry.latent_shape(given, world.height, world.width)[2] };
     let prediction = pipeline.denoiser.prediction();
-    let mut sums = vec![(0.0f64, 0.0f64, Metrics::default()); options.noise_levels.len()];
-    for (index, spec) in captions.iter().enumerate() {
+    // One clip's velocity and clean-latent errors at each level, and its score when decoded.
+    let measure = |index: usize| -> Result<Vec<(f64, f64, Option<ClipScore>)>, EvalError> {
+        let spec = &captions[index];
         let seed = options.seed.wrapping_add(index as u64);
         let truth = Scene::place(spec.clone(), world, seed)?.render();
         let x0 = pipeline.vae.encode(frames_to_pixels(truth.view(), &pipeline.device));
@@ -286,21 +332,33 @@ pub fn evaluate_denoising<E: TextEncoder, D: Denoiser, V: VideoAutoencoder>(
             .map(|&sigma| (x0.clone() * (1.0 - sigma) + noise.clone() * sigma, sigma))
             .collect();
         let outputs = pipeline.predict(&request, &noisy)?;
-        for (((x_t, sigma), output), sum) in noisy.into_iter().zip(outputs).zip(&mut sums) {
+        let levels = noisy.into_iter().zip(outputs).map(|((x_t, sigma), output)| {
             let clean = prediction.to_x0(output, x_t.clone(), 1.0 - sigma, sigma);
             let velocity = (x_t - clean.clone()) / sigma;
             let mse = |a: Tensor<5>, b: Tensor<5>| {
                 f64::from(denoised(a - b).powi_scalar(2).mean().into_scalar::<f32>())
             };
-            sum.0 += mse(velocity, noise.clone() - x0.clone());
-            sum.1 += mse(clean.clone(), x0.clone());
-            if options.decode {
+            let velocity_error = mse(velocity, noise.clone() - x0.clone());
+            let clean_error = mse(clean.clone(), x0.clone());
+            let decoded = options.decode.then(|| {
                 let frames = decode_clip(&pipeline.vae, given_kept(clean), world.frames);
-                sum.2.add(&score(spec, &analyze(frames.view(), &world)));
+                score(spec, &analyze(frames.view(), &world))
+            });
+            (velocity_error, clean_error, decoded)
+        });
+        Ok(levels.collect())
+    };
+    let mut sums = vec![(0.0f64, 0.0f64, Metrics::default()); options.noise_levels.len()];
+    in_caption_order(captions.len(), options.threads, &measure, &mut |index, levels| {
+        for ((velocity, clean, decoded), sum) in levels.into_iter().zip(&mut sums) {
+            sum.0 += velocity;
+            sum.1 += clean;
+            if let Some(decoded) = decoded {
+                sum.2.add(&decoded);
             }
         }
         on_clip(index);
-    }
+    })?;
     let clips = captions.len();
     let levels = options
         .noise_levels

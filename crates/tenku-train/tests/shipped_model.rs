@@ -48,10 +48,15 @@ fn the_shipped_model_reproduces_its_recorded_frames() {
     let pipeline = tenku_pipeline::load_wan(&model, &Device::flex()).expect("the shipped model loads");
     let captions: Vec<SceneSpec> = PROMPTS.iter().map(|p| p.parse().expect("a grammar caption")).collect();
     let mut kept: Vec<Array4<f32>> = Vec::new();
-    let report = evaluate(&pipeline, &captions, &EvalOptions::default(), &mut |_, _, frames| {
-        let views: Vec<_> = KEPT_FRAMES.iter().map(|&f| frames.index_axis(Axis(0), f)).collect();
-        kept.push(stack(Axis(0), &views).expect("frames of one size"));
-    })
+    let report = evaluate(
+        &pipeline,
+        &captions,
+        &EvalOptions { threads: 3, ..EvalOptions::default() },
+        &mut |_, _, frames| {
+            let views: Vec<_> = KEPT_FRAMES.iter().map(|&f| frames.index_axis(Axis(0), f)).collect();
+            kept.push(stack(Axis(0), &views).expect("frames of one size"));
+        },
+    )
     .unwrap();
     let views: Vec<_> = kept.iter().map(|clip| clip.view()).collect();
     let frames = stack(Axis(0), &views).unwrap(); // [prompts, kept, h, w, 3]
@@ -96,6 +101,7 @@ fn the_shipped_model_denoises_in_one_step_far_better_than_predicting_nothing() {
         seed: 0,
         noise_levels: vec![0.3, 0.7, 1.0],
         decode: true,
+        threads: 2,
     };
     let report = evaluate_denoising(&pipeline, &captions, &options, &mut |_| {}).unwrap();
     assert_eq!(report.clips, 3);
@@ -114,8 +120,9 @@ fn the_shipped_model_denoises_in_one_step_far_better_than_predicting_nothing() {
     let pure = &levels[2];
     assert!((pure.clean_mse - pure.velocity_mse).abs() < 1e-4 * pure.velocity_mse, "{pure:?}");
 
-    // Without decoding, the latent errors are the same numbers and nothing is scored.
-    let latent_only = DenoisingOptions { decode: false, ..options.clone() };
+    // Without decoding, and on one thread, the latent errors are the same numbers and nothing
+    // is scored.
+    let latent_only = DenoisingOptions { decode: false, threads: 1, ..options.clone() };
     let undecoded = evaluate_denoising(&pipeline, &captions, &latent_only, &mut |_| {}).unwrap();
     for (plain, level) in undecoded.levels.iter().zip(levels) {
         assert!(plain.decoded.is_none(), "{plain:?}");
