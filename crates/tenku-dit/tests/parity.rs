@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::tensor::Tensor;
+use burn::tensor::{Distribution, Tensor};
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 use tenku_core::Timestep;
@@ -81,14 +81,28 @@ fn equal_per_token_timesteps_match_per_sample() {
         let [pt, ph, pw] = model.config().patch_size;
         let tokens = (f / pt) * (h / ph) * (w / pw);
         let per_token = io.timestep.clone().reshape([b, 1]).repeat_dim(1, tokens);
-        let a = model.forward(
-            io.hidden_states.clone(),
-            Timestep::PerSample(io.timestep),
-            io.encoder_hidden_states.clone(),
+        let timesteps = [Timestep::PerSample(io.timestep.clone()), Timestep::PerToken(per_token)];
+        assert_same_output(
+            &case,
+            &model,
+            (&io.hidden_states, &io.encoder_hidden_states),
+            timesteps,
+            "per-token vs per-sample",
         );
-        let b = model.forward(io.hidden_states, Timestep::PerToken(per_token), io.encoder_hidden_states);
-        assert_close(&format!("{case} per-token vs per-sample"), b, a, SELF_CONSISTENCY);
     }
+}
+
+/// Asserts that `model` gives the same output for `x` and `text`, up to summation order, for
+/// both ways of giving it the timesteps.
+fn assert_same_output(
+    case: &str,
+    model: &WanTransformer,
+    (x, text): (&Tensor<5>, &Tensor<3>),
+    [a, b]: [Timestep; 2],
+    what: &str,
+) {
+    let run = |t| model.forward(x.clone(), t, text.clone());
+    assert_close(&format!("{case} {what}"), run(b), run(a), SELF_CONSISTENCY);
 }
 
 /// Per-frame timesteps — the first latent frame clean at 0, the others at distinct levels —
@@ -109,14 +123,41 @@ fn per_frame_timesteps_match_per_token() {
             .reshape([b, f, 1])
             .repeat_dim(2, (h / ph) * (w / pw))
             .reshape([b, f * (h / ph) * (w / pw)]);
-        let a = model.forward(
-            io.hidden_states.clone(),
-            Timestep::PerToken(per_token),
-            io.encoder_hidden_states.clone(),
+        let timesteps = [Timestep::PerToken(per_token), Timestep::PerFrame(per_frame)];
+        assert_same_output(
+            &case,
+            &model,
+            (&io.hidden_states, &io.encoder_hidden_states),
+            timesteps,
+            "per-frame vs per-token",
         );
-        let b = model.forward(io.hidden_states, Timestep::PerFrame(per_frame), io.encoder_hidden_states);
-        assert_close(&format!("{case} per-frame vs per-token"), b, a, SELF_CONSISTENCY);
     }
+}
+
+/// With temporal patches a token spans several latent frames and takes the largest of their
+/// per-frame timesteps: the noisy level wherever a clean frame shares a token with a noisy one.
+#[test]
+fn per_frame_timesteps_take_the_noisiest_frame_of_a_temporal_patch() {
+    let mut config = WanTransformer::load(&transformer_dir("tiny_a"), &device()).unwrap().config().clone();
+    let [_, ph, pw] = config.patch_size;
+    config.patch_size = [2, ph, pw];
+    device().seed(5);
+    let model = config.init(&device());
+    let dims = [1, config.in_channels, 4, 2 * ph, 2 * pw];
+    let x = Tensor::<5>::random(dims, Distribution::Normal(0.0, 1.0), &device());
+    let text = Tensor::<3>::random([1, 3, config.text_dim], Distribution::Normal(0.0, 1.0), &device());
+    let per_frame = Tensor::<1>::from_floats([0.0, 300.0, 300.0, 700.0], &device()).reshape([1, 4]);
+    let per_token =
+        Tensor::<1>::from_floats([300.0, 300.0, 300.0, 300.0, 700.0, 700.0, 700.0, 700.0], &device())
+            .reshape([1, 8]);
+    let timesteps = [Timestep::PerToken(per_token), Timestep::PerFrame(per_frame)];
+    assert_same_output(
+        "tiny_a with 2-frame patches",
+        &model,
+        (&x, &text),
+        timesteps,
+        "per-frame vs per-token",
+    );
 }
 
 /// Distinct per-token timesteps (t_i = 1000 − 61·i over the 12 tokens of tiny_a) against
