@@ -206,7 +206,11 @@ fn run_shapes(args: &ShapesArgs, quiet: bool) -> Result<(), CliError> {
     };
     let report = if args.reconstruct {
         let world = model_world(&pipeline);
-        let options = ReconstructionOptions { seed: args.seed, latent_noise: args.latent_noise };
+        let options = ReconstructionOptions {
+            seed: args.seed,
+            latent_noise: args.latent_noise,
+            threads: args.threads.into(),
+        };
         evaluate_reconstruction(&pipeline.vae, &world, &captions, options, &device, &mut on_clip)?
     } else {
         evaluate(&pipeline, &captions, &options, &mut on_clip)?

@@ -150,6 +150,7 @@ fn reconstruction_with_latent_noise_scores_the_noisy_decode() {
     };
     let clean = eval(&[]);
     assert_eq!(clean, eval(&["--latent-noise", "0"]), "no noise is the plain reconstruction");
+    assert_eq!(clean, eval(&["--threads", "1"]), "the report does not depend on the threads");
     assert_ne!(clean, eval(&["--latent-noise", "2"]), "noise on the latents changes the decoded clips");
 
     let cases: [(&[&str], &str); 2] = [

@@ -92,6 +92,9 @@ pub struct ReconstructionOptions {
     /// Standard deviation of Gaussian noise added to the normalized latents before decoding
     /// (seeded by the clip's seed); 0 decodes the latents as encoded.
     pub latent_noise: f32,
+    /// Clips reconstructed at once, each on its own thread (0 and 1: one); the results do not
+    /// depend on it.
+    pub threads: usize,
 }
 
 /// One evaluated clip.
@@ -127,7 +130,7 @@ where
     V: VideoAutoencoder + Sync,
 {
     let world = model_world(pipeline);
-    let generate = |index: usize| -> Result<(ClipResult, Array4<f32>), EvalError> {
+    let generate = |index: usize| -> EvaluatedClip {
         let spec = &captions[index];
         let seed = options.seed.wrapping_add(index as u64);
         let given = options.task.given_frames(pipeline.geometry.temporal_factor);
@@ -150,8 +153,22 @@ where
         let frames = pipeline.generate(&request, &mut |_| {})?;
         Ok((ClipResult { seed, score: score(spec, &analyze(frames.view(), &world)) }, frames))
     };
+    report_in_caption_order(captions.len(), options.threads, &generate, on_clip)
+}
+
+/// What a clip evaluation gives: the clip's score and its frames.
+type EvaluatedClip = Result<(ClipResult, Array4<f32>), EvalError>;
+
+/// The report of `clip` evaluated on every caption index, `threads` at a time
+/// ([`in_caption_order`]), each result handed to `on_clip` in caption order.
+fn report_in_caption_order(
+    captions: usize,
+    threads: usize,
+    clip: &(dyn Fn(usize) -> EvaluatedClip + Sync),
+    on_clip: &mut dyn FnMut(usize, &ClipResult, &Array4<f32>),
+) -> Result<EvalReport, EvalError> {
     let mut report = EvalReport::default();
-    in_caption_order(captions.len(), options.threads, &generate, &mut |index, (result, frames)| {
+    in_caption_order(captions, threads, clip, &mut |index, (result, frames)| {
         report.metrics.add(&result.score);
         on_clip(index, &result, &frames);
         report.clips.push(result);
@@ -394,16 +411,16 @@ pub enum EvalError {
 ///
 /// With `latent_noise` > 0 the latents are perturbed before decoding: how much a small latent
 /// error — what a denoiser leaves — changes the decoded clip.
-pub fn evaluate_reconstruction<V: VideoAutoencoder>(
+pub fn evaluate_reconstruction<V: VideoAutoencoder + Sync>(
     vae: &V,
     world: &WorldConfig,
     captions: &[SceneSpec],
-    ReconstructionOptions { seed, latent_noise }: ReconstructionOptions,
+    ReconstructionOptions { seed, latent_noise, threads }: ReconstructionOptions,
     device: &burn::tensor::Device,
     on_clip: &mut dyn FnMut(usize, &ClipResult, &Array4<f32>),
 ) -> Result<EvalReport, EvalError> {
-    let mut report = EvalReport::default();
-    for (index, spec) in captions.iter().enumerate() {
+    let reconstruct = |index: usize| -> EvaluatedClip {
+        let spec = &captions[index];
         let clip_seed = seed.wrapping_add(index as u64);
         let clip = Scene::place(spec.clone(), *world, clip_seed)?.render();
         let mut latents = vae.encode(frames_to_pixels(clip.view(), device));
@@ -413,12 +430,9 @@ pub fn evaluate_reconstruction<V: VideoAutoencoder>(
             latents = latents + Tensor::from_data(TensorData::new(noise, shape), device) * latent_noise;
         }
         let frames = decode_clip(vae, latents, world.frames);
-        let result = ClipResult { seed: clip_seed, score: score(spec, &analyze(frames.view(), world)) };
-        report.metrics.add(&result.score);
-        on_clip(index, &result, &frames);
-        report.clips.push(result);
-    }
-    Ok(report)
+        Ok((ClipResult { seed: clip_seed, score: score(spec, &analyze(frames.view(), world)) }, frames))
+    };
+    report_in_caption_order(captions.len(), threads, &reconstruct, on_clip)
 }
 
 /// The first `frames` video frames `latents` decode to, `[frames, height, width, 3]` in [0, 1].
