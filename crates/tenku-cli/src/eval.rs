@@ -110,7 +110,8 @@ pub struct ShapesArgs {
     /// Compute device: cpu, wgpu or cuda.
     #[arg(long, default_value = "cpu", value_parser = crate::generate::parse_backend)]
     device: tenku::Backend,
-    /// Clips generated at once, each on its own thread; the scores do not depend on it.
+    /// Clips generated (or, with --denoise or --reconstruct, measured) at once, each on its own
+    /// thread; the scores do not depend on it.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
     threads: u16,
 }

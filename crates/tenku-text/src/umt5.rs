@@ -7,8 +7,8 @@
 //! - no `1/√d` scaling of the attention logits and no `√d` scaling of the embeddings;
 //! - a learned relative position bias per layer (T5 has one in layer 0 only), added to the
 //!   logits together with the additive key mask `(1 − m)·f32::MIN`;
-//! - a gated feed-forward block, `wo(act(wi_0·x) ⊙ wi_1·x)`, with `gelu_new` (the tanh approximation, `tenku_core::gelu_tanh`) for
-//!   `gated-gelu`.
+//! - a gated feed-forward block, `wo(act(wi_0·x) ⊙ wi_1·x)`, with `gelu_new` (the tanh
+//!   approximation, `tenku_core::gelu_tanh`) for `gated-gelu`.
 //!
 //! Module fields are named after the checkpoint keys, so loading is the identity map except for
 //! the two capitalized names, which a Rust field path does not allow by convention (see

@@ -96,7 +96,8 @@ pub struct TrainOptions {
     /// into that many consecutive shards, each run forward and backward on its own thread
     /// with its own copy of the weights, and the gradients are summed in shard order. The same
     /// loss and gradients up to float rounding, so a run is byte-identical to another only
-    /// with the same count. On two CPU cores 2 takes about a quarter off a step; on a GPU keep 1.
+    /// with the same count. On two CPU cores 2 gives the shipped recipe about 12 % more steps
+    /// per second (docs/performance.md); on a GPU keep 1.
     pub denoiser_threads: usize,
 }
 
@@ -766,11 +767,8 @@ impl<'a> DenoiserBatch<'a> {
         recipe: &Recipe,
         device: &Device,
     ) -> Result<Tensor<1>> {
-        let whole = rows == (0..self.captions.len());
-        let shard =
-            |tensor: &Tensor<5>| if whole { tensor.clone() } else { tensor.clone().slice([rows.clone()]) };
-        let timesteps =
-            if whole { self.timesteps.clone() } else { self.timesteps.clone().slice([rows.clone()]) };
+        let shard = |tensor: &Tensor<5>| tensor.clone().slice([rows.clone()]);
+        let timesteps = self.timesteps.clone().slice([rows.clone()]);
         let tokens = tokenizer.encode(&self.captions[rows.clone()], recipe.max_sequence_length)?;
         let (ids, attention) = batch_tensors(&tokens, device);
         let text = zero_padding(model.text_encoder.forward(ids, attention), &tokens.lengths);
