@@ -98,7 +98,10 @@ impl Conditioning {
 }
 
 /// A network that denoises latents: a DiT or a U-Net.
-pub trait Denoiser {
+///
+/// Shared between threads (`Sync`): a guided step evaluates its conditional and unconditional
+/// branches at the same time.
+pub trait Denoiser: Sync {
     /// What [`Denoiser::forward`] returns.
     fn prediction(&self) -> Prediction;
 

@@ -95,12 +95,13 @@ impl<E: TextEncoder, D: Denoiser, V: VideoAutoencoder> TextToVideo<E, D, V> {
         // 3. Denoise. Clean first frames replace their latents in every model input and keep
         // timestep 0 (Wan2.2 TI2V's `expand_timesteps`).
         let clean = request.first_frames.as_ref().map(|frames| self.clean_latents(frames, shape));
+        let denoiser = &self.denoiser;
         let predict = |x: Tensor<5>, level: &NoiseLevel, branch: Branch| {
             let conditioning = match (branch, &uncond) {
                 (Branch::Unconditional, Some(uncond)) => uncond,
                 _ => &cond,
             };
-            self.model_output(x, level.timestep, conditioning, clean.as_ref())
+            model_output(denoiser, x, level.timestep, conditioning, clean.as_ref())
         };
         let guidance = guided.then(|| -> Box<dyn Guidance> {
             let cfg = Cfg { scale: request.guidance };
@@ -166,29 +167,33 @@ impl<E: TextEncoder, D: Denoiser, V: VideoAutoencoder> TextToVideo<E, D, V> {
         Ok(noisy
             .iter()
             .map(|(latents, sigma)| {
-                self.model_output(latents.clone(), sigma * TRAIN_TIMESTEPS, &conditioning, clean.as_ref())
+                model_output(
+                    &self.denoiser,
+                    latents.clone(),
+                    sigma * TRAIN_TIMESTEPS,
+                    &conditioning,
+                    clean.as_ref(),
+                )
             })
             .collect())
     }
+}
 
-    /// One denoiser evaluation at `timestep`; clean first frames replace their latents and keep
-    /// timestep 0 (Wan2.2 TI2V's `expand_timesteps`).
-    fn model_output(
-        &self,
-        x: Tensor<5>,
-        timestep: f64,
-        conditioning: &Conditioning,
-        clean: Option<&CleanFrames>,
-    ) -> Tensor<5> {
-        match clean {
-            None => {
-                let t = Tensor::<1>::full([x.dims()[0]], timestep, &x.device());
-                self.denoiser.forward(x, Timestep::PerSample(t), conditioning)
-            }
-            Some(clean) => {
-                self.denoiser.forward(clean.apply(x), clean.timesteps(timestep as f32), conditioning)
-            }
+/// One evaluation of `denoiser` at `timestep`; clean first frames replace their latents and
+/// keep timestep 0 (Wan2.2 TI2V's `expand_timesteps`).
+fn model_output<D: Denoiser>(
+    denoiser: &D,
+    x: Tensor<5>,
+    timestep: f64,
+    conditioning: &Conditioning,
+    clean: Option<&CleanFrames>,
+) -> Tensor<5> {
+    match clean {
+        None => {
+            let t = Tensor::<1>::full([x.dims()[0]], timestep, &x.device());
+            denoiser.forward(x, Timestep::PerSample(t), conditioning)
         }
+        Some(clean) => denoiser.forward(clean.apply(x), clean.timesteps(timestep as f32), conditioning),
     }
 }
 

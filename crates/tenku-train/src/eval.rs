@@ -126,7 +126,7 @@ pub fn evaluate<E, D, V>(
 ) -> Result<EvalReport, EvalError>
 where
     E: TextEncoder + Sync,
-    D: Denoiser + Sync,
+    D: Denoiser,
     V: VideoAutoencoder + Sync,
 {
     let world = model_world(pipeline);
@@ -308,7 +308,7 @@ pub fn evaluate_denoising<E, D, V>(
 ) -> Result<DenoisingReport, EvalError>
 where
     E: TextEncoder + Sync,
-    D: Denoiser + Sync,
+    D: Denoiser,
     V: VideoAutoencoder + Sync,
 {
     if let Some(&sigma) = options.noise_levels.iter().find(|&&sigma| !(sigma > 0.0 && sigma <= 1.0)) {
