@@ -164,6 +164,7 @@ impl<F: Fn(Tensor<5>, &NoiseLevel, Branch) -> Tensor<5> + Sync> ModelFn for Guid
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use burn::tensor::Device;
@@ -199,6 +200,22 @@ mod tests {
         let (x0, calls) = run(Some(Box::new(Cfg { scale: 3.0 })), 0.5);
         assert!((x0 + 1.5).abs() < 1e-6, "x0 {x0}");
         assert_eq!(calls, 1);
+    }
+
+    #[test]
+    fn the_two_branches_of_a_guided_step_run_on_two_threads() {
+        let calls = Mutex::new(Vec::new());
+        let predict = |x: Tensor<5>, _: &NoiseLevel, branch: Branch| {
+            calls.lock().unwrap().push((branch, std::thread::current().id()));
+            x
+        };
+        let mut model = Guided::new(predict, Prediction::Velocity, Some(Box::new(Cfg { scale: 2.0 })));
+        model.x0(Tensor::<5>::zeros([1, 1, 1, 1, 1], &Device::flex()), &level(0, 0.5));
+        drop(model);
+        let calls = calls.into_inner().unwrap();
+        let branches: Vec<Branch> = calls.iter().map(|(branch, _)| *branch).collect();
+        assert!(branches.contains(&Branch::Conditional) && branches.contains(&Branch::Unconditional));
+        assert_ne!(calls[0].1, calls[1].1, "both branches ran on one thread");
     }
 
     #[test]
