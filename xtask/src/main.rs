@@ -63,7 +63,7 @@ enum Task {
         no_install: bool,
         /// Compute device of every run (`tenku train --device`): cpu, or wgpu or cuda, which
         /// build tenku-cli with that feature. The later runs take 8 clips per step and were
-        /// trained on a GPU; on two CPU cores they take 40 to 80 minutes each.
+        /// trained on a GPU; on two CPU cores they take 40 to 100 minutes each.
         #[arg(long, default_value = "cpu", value_parser = ["cpu", "wgpu", "cuda"])]
         device: String,
     },

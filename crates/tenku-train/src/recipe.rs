@@ -423,7 +423,7 @@ impl Recipe {
     /// model in `base` with its denoiser trained again on the CPU — its VAE kept, 9000 more steps
     /// of 2 clips (a quarter of the GPU runs' samples per step) under [`Recipe::shapes_polished`]'s
     /// learning rate, warmup and averaging, on new clips (seed 2044; 2041 to 2043 drew the clips
-    /// of experiments, see docs/shapes.md), with a checkpoint every 3 minutes. 80 minutes on two
+    /// of experiments, see docs/shapes.md), with a checkpoint every 3 minutes. 79 minutes on two
     /// CPU cores (release build).
     pub fn shapes_small_batches(base: PathBuf) -> Self {
         let thirteenth = Self::shapes_batched_third(base.clone());
