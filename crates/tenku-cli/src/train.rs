@@ -89,7 +89,7 @@ pub fn run(args: &TrainArgs, quiet: bool) -> Result<(), CliError> {
                 "loss {:.4}  {:.1} clips/s  eta {}",
                 p.loss,
                 p.samples_per_sec,
-                indicatif::HumanDuration(p.eta)
+                indicatif::FormattedDuration(p.eta)
             );
             if log_lines && (last_line.elapsed().as_secs() >= 30 || p.step == p.steps) {
                 eprintln!("{} {}/{} {status}", p.stage, p.step, p.steps);

@@ -18,7 +18,10 @@
 //!    object and relabelled to the common one. Then, per colour and frame, 4-connected components under
 //!    [`SPECKLE_AREA`] pixels are dropped as speckles; the rest form the object's blob, which counts
 //!    in that frame when it has at least [`MIN_FRAME_AREA`] pixels. A colour is an object when it counts in at least
-//!    [`MIN_SEEN_FRAMES`] frames (or every frame of a shorter clip).
+//!    [`MIN_SEEN_FRAMES`] frames (or every frame of a shorter clip). The frames in which its blob
+//!    touches another colour's are counted too: rendered objects never touch, so an object joined
+//!    to another in every frame is most likely a patch of another colour on one object (it still
+//!    counts as an object; the metrics report such over-counts apart).
 //! 5. **Per object**, from its *clear* frames (blob not touching the frame's outermost pixels and,
 //!    with a pillar, at least one column away from it, that column showing only background and
 //!    pillar in the blob's rows — a soft edge blending a partly hidden object into the pillar
@@ -47,7 +50,9 @@ use ndarray::{ArrayView4, Axis, s};
 use serde::{Deserialize, Serialize};
 
 use crate::attributes::{Background, Colour, Direction, Motion, PILLAR_GRAY, Shape, Size, Speed, unit_rgb};
-use crate::blobs::{Blob, Palette, colour_blobs, distance_squared, distance_squared_to_segment};
+use crate::blobs::{
+    Blob, Palette, colour_blobs, distance_squared, distance_squared_to_segment, joined_blobs,
+};
 use crate::scene::WorldConfig;
 
 /// Largest RGB distance from pure black or white for a pixel to count as that background.
@@ -109,6 +114,18 @@ pub struct DetectedObject {
     pub frames_seen: usize,
     /// Of those, frames in which it is fully visible (clear of the frame border and the pillar).
     pub frames_clear: usize,
+    /// Of those, frames in which its blob touches another colour's. The world keeps objects
+    /// apart, so an object joined to another in every frame is a patch of another colour on that
+    /// object rather than an object of its own ([`DetectedObject::is_patch`]).
+    #[serde(default)]
+    pub frames_joined: usize,
+}
+
+impl DetectedObject {
+    /// Whether it touches another object in every frame it counts in.
+    pub fn is_patch(&self) -> bool {
+        self.frames_joined == self.frames_seen
+    }
 }
 
 /// Reads background, pillar and objects from a clip `[frames, height, width, 3]` with values in
@@ -129,23 +146,25 @@ pub fn analyze(frames: ArrayView4<f32>, config: &WorldConfig) -> Analysis {
     let palette = Palette::against(background_rgb);
     let pillar_columns = pillar.then(|| geometry.pillar_columns());
     let pillar_view = pillar_columns.map(|columns| Pillar { columns, frames, background: background_rgb });
-    let mut tracks: Vec<(Colour, Vec<Blob>)> = Vec::new();
+    let mut tracks: Vec<Track> = Vec::new();
     for (frame, image) in frames.axis_iter(Axis(0)).enumerate() {
-        for (colour, blob) in colour_blobs(frame, image, &palette, pillar_columns) {
-            if blob.area() < MIN_FRAME_AREA {
-                continue;
-            }
-            match tracks.iter_mut().find(|(tracked, _)| *tracked == colour) {
-                Some((_, blobs)) => blobs.push(blob),
-                None => tracks.push((colour, vec![blob])),
-            }
+        let mut counted = colour_blobs(frame, image, &palette, pillar_columns);
+        counted.retain(|(_, blob)| blob.area() >= MIN_FRAME_AREA);
+        let joined = joined_blobs(&counted.iter().map(|(_, blob)| blob).collect::<Vec<_>>(), height, width);
+        for ((colour, blob), joined) in counted.into_iter().zip(joined) {
+            let index = tracks.iter().position(|track| track.colour == colour).unwrap_or_else(|| {
+                tracks.push(Track { colour, blobs: Vec::new(), frames_joined: 0 });
+                tracks.len() - 1
+            });
+            tracks[index].blobs.push(blob);
+            tracks[index].frames_joined += usize::from(joined);
         }
     }
-    tracks.sort_by_key(|(colour, _)| *colour);
+    tracks.sort_by_key(|track| track.colour);
     let objects = tracks
         .into_iter()
-        .filter(|(_, blobs)| blobs.len() >= MIN_SEEN_FRAMES.min(frame_count))
-        .map(|(colour, blobs)| describe_object(colour, &blobs, &geometry, pillar_view))
+        .filter(|track| track.blobs.len() >= MIN_SEEN_FRAMES.min(frame_count))
+        .map(|track| describe_object(&track, &geometry, pillar_view))
         .collect();
     Analysis { background, pillar, objects }
 }
@@ -243,12 +262,16 @@ impl Pillar<'_> {
     }
 }
 
-fn describe_object(
+/// One colour's blobs over the frames it counts in.
+struct Track {
     colour: Colour,
-    seen: &[Blob],
-    geometry: &WorldConfig,
-    pillar: Option<Pillar>,
-) -> DetectedObject {
+    blobs: Vec<Blob>,
+    /// Frames in which its blob touches another colour's.
+    frames_joined: usize,
+}
+
+fn describe_object(track: &Track, geometry: &WorldConfig, pillar: Option<Pillar>) -> DetectedObject {
+    let seen = &track.blobs;
     let clear: Vec<&Blob> = seen
         .iter()
         .filter(|blob| !blob.touches_border(geometry.height, geometry.width))
@@ -259,7 +282,7 @@ fn describe_object(
     let permanent = pillar.map(|pillar| is_permanent(seen, &clear, &pillar, fit.map(|fit| fit.velocity)));
     let shape = majority_shape(&clear);
     DetectedObject {
-        colour,
+        colour: track.colour,
         shape,
         size: median_size(&clear, shape),
         motion: fit.map(|fit| motion_class(fit.velocity)),
@@ -268,6 +291,7 @@ fn describe_object(
         permanent,
         frames_seen: seen.len(),
         frames_clear: clear.len(),
+        frames_joined: track.frames_joined,
     }
 }
 

@@ -208,6 +208,25 @@ fn absorb_stray_colours(labels: &mut [Option<Colour>], width: usize) {
     }
 }
 
+/// For each of one frame's `blobs` (in a `height × width` frame), whether a pixel of it is a
+/// 4-neighbour of a pixel of another of them.
+pub(crate) fn joined_blobs(blobs: &[&Blob], height: usize, width: usize) -> Vec<bool> {
+    let mut owner: Vec<Option<usize>> = vec![None; height * width];
+    for (index, blob) in blobs.iter().enumerate() {
+        for &(row, column) in &blob.pixels {
+            owner[row * width + column] = Some(index);
+        }
+    }
+    (0..blobs.len())
+        .map(|index| {
+            blobs[index].pixels.iter().any(|&(row, column)| {
+                neighbours(row * width + column, owner.len(), width)
+                    .any(|neighbour| owner[neighbour].is_some_and(|other| other != index))
+            })
+        })
+        .collect()
+}
+
 /// The 4-neighbours of pixel `index` in a row-major image of `len` pixels, `width` per row.
 fn neighbours(index: usize, len: usize, width: usize) -> impl Iterator<Item = usize> {
     let (row, column) = (index / width, index % width);

@@ -12,7 +12,10 @@
 //! * **speed**: per caption object that moves, outside pillar clips, the detected speed class
 //!   (0.75 / 1.5 / 2.5 px/frame) is the caption's, i.e. the object was detected moving with that
 //!   speed. Pillar objects are left out: their caption says no speed word but they move at 2.5.
-//! * **count**: per clip, the number of detected objects equals the caption's.
+//! * **count**: per clip, the number of detected objects equals the caption's. Over-counts are
+//!   also tallied on their own, with those whose extra objects are all patches (objects of a
+//!   colour the caption does not name, joined to another object in every frame they count in;
+//!   see [`DetectedObject::frames_joined`](crate::DetectedObject::frames_joined)).
 //! * **background**: per clip, the detected background is the caption's.
 //! * **pillar**: per clip, a pillar was detected exactly when the caption has one.
 //! * **permanence**: per pillar clip (N/A when there are none), the object was found and judged
@@ -43,6 +46,10 @@ pub struct ClipScore {
     pub detected_objects: usize,
     /// `detected_objects == expected_objects`.
     pub count_correct: bool,
+    /// Detected objects of a colour the caption does not name that touch another object in every
+    /// frame they count in: patches of another colour on one object.
+    #[serde(default)]
+    pub extra_patches: usize,
     /// The background matches.
     pub background_correct: bool,
     /// Pillar presence matches.
@@ -122,6 +129,13 @@ pub fn score(spec: &SceneSpec, analysis: &Analysis) -> ClipScore {
         expected_objects: spec.objects.len(),
         detected_objects: analysis.objects.len(),
         count_correct: spec.objects.len() == analysis.objects.len(),
+        extra_patches: analysis
+            .objects
+            .iter()
+            .filter(|object| {
+                object.is_patch() && spec.objects.iter().all(|named| named.colour != object.colour)
+            })
+            .count(),
         background_correct: spec.background == analysis.background,
         pillar_correct: spec.pillar == analysis.pillar,
         objects,
@@ -248,6 +262,10 @@ pub struct Metrics {
     /// Clips in which more objects were detected than the caption names.
     #[serde(default)]
     pub count_over: usize,
+    /// Of the `count_over` clips, those that count right once their patches
+    /// ([`ClipScore::extra_patches`]) are left out.
+    #[serde(default)]
+    pub count_over_patches: usize,
     /// Clips in which fewer objects were detected than the caption names.
     #[serde(default)]
     pub count_under: usize,
@@ -274,6 +292,10 @@ impl Metrics {
         self.count.record(score.count_correct);
         self.count_over += usize::from(score.detected_objects > score.expected_objects);
         self.count_under += usize::from(score.detected_objects < score.expected_objects);
+        self.count_over_patches += usize::from(
+            score.detected_objects > score.expected_objects
+                && score.detected_objects - score.extra_patches == score.expected_objects,
+        );
         self.background.record(score.background_correct);
         self.pillar.record(score.pillar_correct);
         for object in &score.objects {
@@ -320,9 +342,17 @@ impl Metrics {
         for (name, tally, unit) in self.tallies() {
             let _ = writeln!(table, "{name:<12} {:>9}  {} {unit}", tally.percent(), tally.total);
         }
-        let miscounts = [("count over", self.count_over, "more"), ("count under", self.count_under, "fewer")];
-        for (name, clips, than) in miscounts {
-            let _ = writeln!(table, "{name:<12} {clips:>9}  clips with {than} objects than the caption");
+        let miscounts = [
+            ("count over", self.count_over, "clips with more objects than the caption"),
+            (
+                "  patches",
+                self.count_over_patches,
+                "of them, right without the patches of other colours on an object",
+            ),
+            ("count under", self.count_under, "clips with fewer objects than the caption"),
+        ];
+        for (name, clips, meaning) in miscounts {
+            let _ = writeln!(table, "{name:<12} {clips:>9}  {meaning}");
         }
         let jitter = self.jitter.mean().map_or_else(|| "n/a".to_owned(), |mean| format!("{mean:.3}"));
         let _ = writeln!(table, "{:<12} {jitter:>9}  {} objects", "jitter (px)", self.jitter.objects);

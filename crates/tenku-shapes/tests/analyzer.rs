@@ -318,3 +318,49 @@ fn a_soft_edge_against_the_pillar_does_not_make_a_partly_hidden_object_clear() {
     assert_eq!(soft.frames_clear, truth.frames_clear, "{soft:?} against {truth:?}");
     assert_eq!((soft.shape, soft.permanent), (Some(Shape::Square), Some(true)), "{soft:?}");
 }
+
+/// An object drawn in two colours, one of them named by no caption object, counts as two objects
+/// and the second is reported as a patch joined to the first; a second object drawn apart is not.
+#[test]
+fn a_patch_of_another_colour_on_an_object_is_told_apart_from_an_object_of_its_own() {
+    let spec: SceneSpec = "a big yellow square moves right and a blue circle stays still".parse().unwrap();
+    let scene = Scene::place(spec, WorldConfig::default(), 5).unwrap();
+    let clip = scene.render();
+    let truth = analyze(clip.view(), &scene.config);
+    assert!(truth.objects.iter().all(|object| object.frames_joined == 0), "{truth:?}");
+
+    let (yellow, orange) = (Colour::Yellow.unit_rgb(), Colour::Orange.unit_rgb());
+    let mut two_tone = clip.clone();
+    for frame in 0..scene.config.frames {
+        let columns: Vec<usize> = (0..scene.config.width)
+            .filter(|&column| {
+                (0..scene.config.height).any(|row| clip.slice(s![frame, row, column, ..]).to_vec() == yellow)
+            })
+            .collect();
+        let right = *columns.last().expect("the square is in every frame");
+        for row in 0..scene.config.height {
+            for column in right - 2..=right {
+                if clip.slice(s![frame, row, column, ..]).to_vec() == yellow {
+                    two_tone.slice_mut(s![frame, row, column, ..]).assign(&ndarray::arr1(&orange));
+                }
+            }
+        }
+    }
+    let analysis = analyze(two_tone.view(), &scene.config);
+    let patch =
+        analysis.objects.iter().find(|object| object.colour == Colour::Orange).expect("an orange patch");
+    assert!(patch.is_patch() && patch.frames_seen == scene.config.frames, "{patch:?}");
+    let patched = score(&scene.spec, &analysis);
+    assert_eq!((patched.detected_objects, patched.extra_patches), (3, 1));
+
+    let mut named = scene.spec.clone();
+    named.objects[1].colour = Colour::Orange;
+    assert_eq!(score(&named, &analysis).extra_patches, 0, "a named colour is not an extra object");
+    let mut alone = scene.spec.clone();
+    alone.objects.truncate(1);
+    let mut metrics = Metrics::default();
+    metrics.add(&patched);
+    metrics.add(&score(&alone, &truth));
+    assert_eq!((metrics.count_over, metrics.count_over_patches), (2, 1), "{}", metrics.table());
+    assert!(metrics.table().contains("  patches            1  of them"), "{}", metrics.table());
+}

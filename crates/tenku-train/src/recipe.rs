@@ -41,6 +41,12 @@ pub struct Recipe {
     /// small; a margin weighs both mistakes alike (docs/shapes.md). Absent in older recipes: 0.
     #[serde(default, skip_serializing_if = "is_zero_count")]
     pub vae_object_margin: usize,
+    /// Weight of a hue term in the VAE and decoder losses: the mean squared distance of each
+    /// decoded object pixel from the line through the background and the pixel's true colour,
+    /// which a soft edge stays on and a patch of another colour does not (docs/shapes.md).
+    /// Absent in older recipes: 0, no hue term.
+    #[serde(default, skip_serializing_if = "is_zero_weight")]
+    pub vae_hue_weight: f32,
     /// Factor on the initial weights of the two 1³ convs around the latent (`quant_conv`,
     /// `post_quant_conv`). The decoder trains unstably while its input is small next to the
     /// biases and normalized residual branches behind it; with a gain of 30 the VAE learns
@@ -204,6 +210,7 @@ impl Recipe {
             kl_weight: 1e-4,
             vae_object_weight: 10.0,
             vae_object_margin: 0,
+            vae_hue_weight: 0.0,
             vae_latent_gain: 30.0,
             vae_decoder_gain: None,
             stats_clips: 64,
@@ -539,6 +546,7 @@ impl Recipe {
             kl_weight: 1e-4,
             vae_object_weight: 10.0,
             vae_object_margin: 0,
+            vae_hue_weight: 0.0,
             vae_latent_gain: 30.0,
             vae_decoder_gain: None,
             stats_clips: 2,
@@ -651,6 +659,9 @@ impl Recipe {
         if let Some((name, value)) = factors.into_iter().find(|(_, v)| !(v.is_finite() && *v > 0.0)) {
             return Err(format!("{name} {value} must be a positive number"));
         }
+        if !(self.vae_hue_weight.is_finite() && self.vae_hue_weight >= 0.0) {
+            return Err(format!("vae_hue_weight {} must be a non-negative number", self.vae_hue_weight));
+        }
         if 2 * self.vae_object_margin >= world.height.min(world.width) {
             return Err(format!(
                 "vae_object_margin {} must be less than half the world's {}x{} frame",
@@ -681,6 +692,10 @@ fn is_zero(share: &f32) -> bool {
 /// Whether a count is zero, the value older recipes lack (and are written without).
 fn is_zero_count(count: &usize) -> bool {
     *count == 0
+}
+
+fn is_zero_weight(weight: &f32) -> bool {
+    *weight == 0.0
 }
 
 /// Whether a flag is off, the value older recipes lack (and are written without).
@@ -895,14 +910,17 @@ mod tests {
     }
 
     #[test]
-    fn an_object_margin_is_optional() {
+    fn an_object_margin_and_a_hue_term_are_optional() {
         let json = serde_json::to_value(Recipe::shapes_default()).unwrap();
         assert!(json.get("vae_object_margin").is_none(), "no margin is not written");
+        assert!(json.get("vae_hue_weight").is_none(), "no hue term is not written");
         let margin =
             serde_json::to_value(Recipe::shapes_decoder_margin("models/tenku-shapes".into())).unwrap();
         assert_eq!(margin["vae_object_margin"], 2);
         let read: Recipe = serde_json::from_value(json).unwrap();
-        assert_eq!(read.vae_object_margin, 0, "absent: no margin");
+        assert_eq!((read.vae_object_margin, read.vae_hue_weight), (0, 0.0), "absent: no margin, no hue term");
+        let hue = Recipe { vae_hue_weight: -1.0, ..Recipe::tiny() };
+        assert!(hue.validate().unwrap_err().contains("vae_hue_weight -1"));
         let wide = Recipe { vae_object_margin: 16, ..Recipe::tiny() };
         assert!(wide.validate().unwrap_err().contains("vae_object_margin 16"));
         Recipe { vae_object_margin: 15, ..Recipe::tiny() }.validate().unwrap();

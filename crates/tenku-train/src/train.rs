@@ -489,29 +489,54 @@ fn decoder_loss(
 
 /// L1 + L2 between the decoded `mean` and the clips `x` it was encoded from, with the pixels
 /// that differ from their clip's background, and those within `recipe.vae_object_margin` pixels
-/// of them, weighted `recipe.vae_object_weight` times.
+/// of them, weighted `recipe.vae_object_weight` times; plus `recipe.vae_hue_weight` times the
+/// [`hue_error`] over the object pixels.
 fn reconstruction_loss(vae: &WanVae, mean: Tensor<5>, x: &Tensor<5>, recipe: &Recipe) -> Tensor<1> {
     let mut chunks = Vec::new();
     vae.decode_unclamped_streaming(mean, &mut |chunk| chunks.push(chunk));
-    let diff = Tensor::cat(chunks, 2) - x.clone();
-    let weight = dilated(object_mask(x), recipe.vae_object_margin) * (recipe.vae_object_weight - 1.0) + 1.0;
+    let decoded = Tensor::cat(chunks, 2);
+    let diff = decoded.clone() - x.clone();
+    let background = clip_background(x);
+    let objects = object_mask(x, &background);
+    let weight = dilated(objects.clone(), recipe.vae_object_margin) * (recipe.vae_object_weight - 1.0) + 1.0;
     let per_pixel = (diff.clone().abs() + diff.powi_scalar(2)) * weight.clone();
-    per_pixel.mean() / weight.mean()
+    let loss = per_pixel.mean() / weight.mean();
+    if recipe.vae_hue_weight == 0.0 {
+        return loss;
+    }
+    loss + hue_error(decoded, x, background, objects) * recipe.vae_hue_weight
 }
 
-/// 1 where a pixel of `x` (`[clips, 3, frames, h, w]` in [-1, 1]) differs from its clip's
-/// background, else 0; `[clips, 1, frames, h, w]`.
-///
-/// A clip's background is black (-1) when it has a black pixel (no object is black), white
-/// (1) otherwise. A crop that never leaves the pillar or one still object reads as white: the
-/// pillar and coloured objects are still marked, a white object is not (harmless on a uniform
-/// crop).
-fn object_mask(x: &Tensor<5>) -> Tensor<5> {
+/// Mean over the marked pixels of `objects` of the squared distance of the `decoded` pixel from
+/// the line through its clip's `background` and the true pixel of `x`: how far its hue strays,
+/// whatever its coverage (a soft edge, between the background and the colour, is on the line).
+/// It is what the shapes analyzer reads colours by, so a pixel off the line is a pixel that may
+/// be read as another colour, a patch on the object (docs/shapes.md).
+fn hue_error(decoded: Tensor<5>, x: &Tensor<5>, background: Tensor<5>, objects: Tensor<5>) -> Tensor<1> {
+    let target = x.clone() - background.clone();
+    let drawn = decoded - background;
+    let length_squared = target.clone().powi_scalar(2).sum_dim(1).clamp_min(1e-6);
+    let along = (drawn.clone() * target.clone()).sum_dim(1) / length_squared;
+    let off_line = drawn - target * along;
+    (off_line.powi_scalar(2).sum_dim(1) * objects.clone()).sum() / objects.sum().clamp_min(1.0)
+}
+
+/// Each clip's background colour in `x` (`[clips, 3, frames, h, w]` in [-1, 1]), as
+/// `[clips, 1, 1, 1, 1]`: black (-1) when the clip has a black pixel (no object is black), white
+/// (1) otherwise. A crop that never leaves the pillar or one still object reads as white.
+fn clip_background(x: &Tensor<5>) -> Tensor<5> {
     let [clips, ..] = x.dims();
     let black = x.clone().max_dim(1).lower_equal_elem(-0.999).float();
     let has_black = black.reshape([clips as i32, -1]).max_dim(1).reshape([clips, 1, 1, 1, 1]);
-    let background = has_black * -2.0 + 1.0;
-    (x.clone() - background).abs().sum_dim(1).greater_elem(1e-3).float()
+    has_black * -2.0 + 1.0
+}
+
+/// 1 where a pixel of `x` (`[clips, 3, frames, h, w]` in [-1, 1]) differs from its clip's
+/// `background` ([`clip_background`]), else 0; `[clips, 1, frames, h, w]`. On a crop read as
+/// white the pillar and coloured objects are still marked, a white object is not (harmless on
+/// a uniform crop).
+fn object_mask(x: &Tensor<5>, background: &Tensor<5>) -> Tensor<5> {
+    (x.clone() - background.clone()).abs().sum_dim(1).greater_elem(1e-3).float()
 }
 
 /// `mask` (`[clips, 1, frames, h, w]`) grown by `margin` pixels within each frame: 1 where a
@@ -598,7 +623,8 @@ fn encoded_clips(vae: &WanVae, recipe: &Recipe, step: usize, device: &Device) ->
     let batch = clip_batch(seed, clips, world, Window::whole(world), device)?;
     let objects = (recipe.denoiser_object_weight != 1.0).then(|| {
         let (temporal, spatial) = (recipe.vae.temporal_factor(), recipe.vae.spatial_factor());
-        latent_mask(object_mask(&batch.pixels), temporal, spatial).into_data()
+        latent_mask(object_mask(&batch.pixels, &clip_background(&batch.pixels)), temporal, spatial)
+            .into_data()
     });
     let latents = vae.encode(batch.pixels);
     let [_, z, frames, h, w] = latents.dims();
@@ -1052,6 +1078,37 @@ mod tests {
         let around = [(1, 2), (1, 3), (1, 4), (2, 2), (2, 3), (2, 4), (3, 2), (3, 3), (3, 4)];
         assert_eq!(marked(1), around.to_vec());
         assert!(grown.iter().all(|v| *v == 0.0 || *v == 1.0));
+    }
+
+    /// A `[1, 3, 1, 1, pixels]` clip on the CPU, one RGB value in [-1, 1] per pixel.
+    fn pixel_row(pixels: &[[f32; 3]]) -> Tensor<5> {
+        let values: Vec<f32> = (0..3).flat_map(|c| pixels.iter().map(move |p| p[c])).collect();
+        Tensor::<5>::from_data(TensorData::new(values, [1, 3, 1, 1, pixels.len()]), &Device::flex())
+    }
+
+    /// On black, a soft edge (the colour scaled towards the background) costs no hue error and a
+    /// patch of another colour does: orange drawn where yellow is, off yellow's line by the part
+    /// of their difference across it.
+    #[test]
+    fn the_hue_error_counts_another_colour_and_not_a_soft_edge() {
+        let black = [-1.0; 3];
+        let yellow = [1.0, 220.0 / 127.5 - 1.0, -1.0];
+        let orange = [1.0, 140.0 / 127.5 - 1.0, -1.0];
+        let toward = |colour: [f32; 3], coverage: f32| colour.map(|c| -1.0 + coverage * (c + 1.0));
+        let x = pixel_row(&[black, yellow, yellow]);
+        let background = clip_background(&x);
+        assert_eq!(background.clone().into_data().try_into_vec::<f32>().unwrap(), vec![-1.0]);
+        let objects = object_mask(&x, &background);
+        assert_eq!(objects.clone().into_data().try_into_vec::<f32>().unwrap(), vec![0.0, 1.0, 1.0]);
+        let error = |decoded: &[[f32; 3]]| -> f32 {
+            hue_error(pixel_row(decoded), &x, background.clone(), objects.clone()).into_scalar()
+        };
+        assert!(error(&[orange, toward(yellow, 0.6), toward(yellow, 1.2)]) < 1e-10);
+        let (y, o) = (yellow.map(|c| c + 1.0), orange.map(|c| c + 1.0));
+        let along = (0..3).map(|c| y[c] * o[c]).sum::<f32>() / (0..3).map(|c| y[c] * y[c]).sum::<f32>();
+        let across: f32 = (0..3).map(|c| (o[c] - along * y[c]).powi(2)).sum();
+        let patched = error(&[black, yellow, orange]);
+        assert!((patched - across / 2.0).abs() < 1e-6 * across, "{patched} against {}", across / 2.0);
     }
 
     /// Steps whose clips are caption `step.clip`, latents one value each.
