@@ -25,7 +25,7 @@ const PROMPTS: [&str; 6] = [
 ];
 
 /// Colour accuracy over the prompts' seven objects that the check requires (the model draws
-/// 99 % of objects in their colour on 200 captions): a text path that loses the prompt, or a
+/// 98 % of objects in their colour on 200 captions): a text path that loses the prompt, or a
 /// VAE that loses hue, falls below it.
 const MIN_COLOUR: f32 = 0.7;
 
