@@ -482,7 +482,7 @@ impl Recipe {
     /// model in `base` trained 8000 more denoiser steps of 2 clips under
     /// [`Recipe::shapes_small_batches_again`]'s schedule (AdamW 2e-4), on new clips (seed 2046),
     /// the VAE kept. It ran from the fifteen-run model, whose VAE differs only in the decoder,
-    /// which the denoiser stage never reads. 1 h 58 min on two CPU cores shared with builds and
+    /// which the denoiser stage never reads. 2 h 2 min on two CPU cores shared with builds and
     /// evaluations (release build; about 85 minutes alone).
     pub fn shapes_small_batches_third(base: PathBuf) -> Self {
         let fifteenth = Self::shapes_small_batches_again(base);
