@@ -39,6 +39,8 @@ pub mod streams {
     pub const POOL: u64 = 5;
     /// Which scenes the decoder stage draws (`Recipe::decoder_stage`).
     pub const DECODER_SCENES: u64 = 6;
+    /// The latent noise of the decoder stage (`Recipe::decoder_latent_noise`).
+    pub const DECODER_NOISE: u64 = 7;
 }
 
 /// Captions drawn before giving up on a world too small for them.

@@ -483,8 +483,26 @@ fn decoder_loss(
     let scenes = (recipe.seed, streams::DECODER_SCENES, step);
     let pixels = clip_batch(scenes, stage.batch, &recipe.world, stage.window(), device)?.pixels;
     let mean = Tensor::from_data(frozen.encode_mean(pixels.clone()).into_data(), ad);
+    let mean =
+        with_latent_noise(mean, &frozen.layout().std, recipe.decoder_latent_noise, (recipe.seed, step));
     let x = Tensor::from_data(pixels.into_data(), ad);
     Ok(reconstruction_loss(vae, mean, &x, recipe))
+}
+
+/// Raw latents `mean` (`[clips, channels, frames, h, w]`) plus Gaussian noise of standard
+/// deviation `sigma` in normalized units (`sigma · std[c]` in channel `c`), drawn for the
+/// decoder stage's `step` of the run seeded `seed`; `mean` itself when `sigma` is 0.
+fn with_latent_noise(mean: Tensor<5>, std: &[f32], sigma: f32, (seed, step): (u64, usize)) -> Tensor<5> {
+    if sigma == 0.0 {
+        return mean;
+    }
+    let shape = mean.shape();
+    let device = mean.device();
+    let mut rng = rng_for(seed, streams::DECODER_NOISE, step, 0);
+    let noise = SeededNoise::new(rng.random()).values(shape.num_elements());
+    let scale: Vec<f32> = std.iter().map(|s| s * sigma).collect();
+    let scale = Tensor::<5>::from_data(TensorData::new(scale, [1, std.len(), 1, 1, 1]), &device);
+    mean + Tensor::from_data(TensorData::new(noise, shape), &device) * scale
 }
 
 /// L1 + L2 between the decoded `mean` and the clips `x` it was encoded from, with the pixels
@@ -1084,6 +1102,27 @@ mod tests {
     fn pixel_row(pixels: &[[f32; 3]]) -> Tensor<5> {
         let values: Vec<f32> = (0..3).flat_map(|c| pixels.iter().map(move |p| p[c])).collect();
         Tensor::<5>::from_data(TensorData::new(values, [1, 3, 1, 1, pixels.len()]), &Device::flex())
+    }
+
+    /// The noise of the decoder stage has the spread asked for in every channel, and a step
+    /// draws the same noise whenever it runs.
+    #[test]
+    fn latent_noise_follows_each_channels_spread_and_the_step() {
+        let device = Device::flex();
+        let zeros = Tensor::<5>::zeros([2, 2, 3, 16, 16], &device);
+        let noised = |step| with_latent_noise(zeros.clone(), &[1.0, 4.0], 0.5, (7, step));
+        let spread = |tensor: Tensor<5>, channel: usize| {
+            tensor.narrow(1, channel, 1).powi_scalar(2).mean().into_scalar::<f32>().sqrt()
+        };
+        let first = noised(3);
+        let (quiet, loud) = (spread(first.clone(), 0), spread(first.clone(), 1));
+        assert!((quiet - 0.5).abs() < 0.05 && (loud - 2.0).abs() < 0.2, "spreads {quiet}, {loud}");
+        let repeated: f32 = (noised(3) - first.clone()).abs().max().into_scalar();
+        assert_eq!(repeated, 0.0, "a step draws the same noise every time (resumable)");
+        let next: f32 = (noised(4) - first).abs().mean().into_scalar();
+        assert!(next > 0.1, "another step draws other noise: {next}");
+        let exact = with_latent_noise(zeros.clone(), &[1.0, 4.0], 0.0, (7, 3));
+        assert_eq!(exact.abs().max().into_scalar::<f32>(), 0.0, "no noise at σ 0");
     }
 
     /// On black, a soft edge (the colour scaled towards the background) costs no hue error and a

@@ -130,8 +130,10 @@ fn a_decoder_stage_trains_the_warm_starts_decoder_alone_and_resumes_and_0_denois
     let tiny = Recipe::tiny();
     let decoder_stage = StageConfig { steps: 3, learning_rate: 1e-3, ..tiny.vae_stage.clone() };
     let denoiser_kept = StageConfig { steps: 0, ..tiny.denoiser_stage.clone() };
+    // With latent noise, which a resumed stage must draw as the uninterrupted one did.
     let recipe = Recipe {
         decoder_stage: Some(decoder_stage),
+        decoder_latent_noise: 0.3,
         denoiser_stage: denoiser_kept,
         ..warm(Some(init.clone()), 1e-3)
     };
