@@ -45,7 +45,7 @@ pub struct Recipe {
     /// decoded object pixel from the line through the background and the pixel's true colour,
     /// which a soft edge stays on and a patch of another colour does not (docs/shapes.md).
     /// Absent in older recipes: 0, no hue term.
-    #[serde(default, skip_serializing_if = "is_zero_weight")]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub vae_hue_weight: f32,
     /// Factor on the initial weights of the two 1³ convs around the latent (`quant_conv`,
     /// `post_quant_conv`). The decoder trains unstably while its input is small next to the
@@ -99,8 +99,9 @@ pub struct Recipe {
     /// Standard deviation of Gaussian noise added to the normalized latents the decoder stage
     /// decodes (`σ·latents_std` per raw channel), drawn anew every step: a decoder trained on
     /// latents a little off the encoder's learns to draw clean objects from the inexact latents
-    /// a denoiser produces (docs/shapes.md). Absent in older recipes: 0, the exact latents.
-    #[serde(default, skip_serializing_if = "is_zero_weight")]
+    /// a denoiser produces (docs/shapes.md); above 0 it needs a `decoder_stage`. Absent in older
+    /// recipes: 0, the exact latents.
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub decoder_latent_noise: f32,
     /// Flow-matching weight of latents that cover an object or the pillar relative to the
     /// background's (a few percent of a clip, as in the VAE stage). Absent in older recipes: 1.
@@ -707,6 +708,9 @@ impl Recipe {
         if self.fresh_denoiser && self.warm_start.is_none() {
             return Err("fresh_denoiser keeps a warm start's VAE: it needs warm_start".into());
         }
+        if self.decoder_latent_noise != 0.0 && decoder.is_none() {
+            return Err("decoder_latent_noise acts in the decoder stage: it needs decoder_stage".into());
+        }
         let trained = [("vae_stage", &self.vae_stage)].into_iter().chain(decoder);
         let windowed: Vec<_> = trained.clone().map(|(name, stage)| (name, stage.frames)).collect();
         for (name, frames) in [("world", world.frames)].into_iter().chain(windowed.iter().copied()) {
@@ -786,18 +790,14 @@ impl Recipe {
     }
 }
 
-/// Whether a share is zero, the value older recipes lack (and are written without).
-fn is_zero(share: &f32) -> bool {
-    *share == 0.0
+/// Whether a share or weight is zero, the value older recipes lack (and are written without).
+fn is_zero(value: &f32) -> bool {
+    *value == 0.0
 }
 
 /// Whether a count is zero, the value older recipes lack (and are written without).
 fn is_zero_count(count: &usize) -> bool {
     *count == 0
-}
-
-fn is_zero_weight(weight: &f32) -> bool {
-    *weight == 0.0
 }
 
 /// Whether a flag is off, the value older recipes lack (and are written without).
@@ -1038,8 +1038,16 @@ mod tests {
         );
         let hue = Recipe { vae_hue_weight: -1.0, ..Recipe::tiny() };
         assert!(hue.validate().unwrap_err().contains("vae_hue_weight -1"));
-        let noise = Recipe { decoder_latent_noise: f32::NAN, ..Recipe::tiny() };
-        assert!(noise.validate().unwrap_err().contains("decoder_latent_noise NaN"));
+        let noise = Recipe { decoder_latent_noise: 0.3, ..Recipe::tiny() };
+        assert!(noise.validate().unwrap_err().contains("decoder_latent_noise acts in the decoder stage"));
+        let with_stage = Recipe {
+            decoder_stage: Some(noise.vae_stage.clone()),
+            warm_start: Some("models/tenku-shapes".into()),
+            ..noise
+        };
+        with_stage.validate().unwrap();
+        let not_a_number = Recipe { decoder_latent_noise: f32::NAN, ..with_stage };
+        assert!(not_a_number.validate().unwrap_err().contains("decoder_latent_noise NaN"));
         let wide = Recipe { vae_object_margin: 16, ..Recipe::tiny() };
         assert!(wide.validate().unwrap_err().contains("vae_object_margin 16"));
         Recipe { vae_object_margin: 15, ..Recipe::tiny() }.validate().unwrap();
