@@ -14,7 +14,7 @@ use burn::tensor::module::max_pool2d;
 use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::{Bytes, Device, Tensor, TensorData};
 use rand::Rng;
-use tenku_core::{SeededNoise, Timestep, VideoAutoencoder, write_file_atomic};
+use tenku_core::{NoiseSource, SeededNoise, Timestep, VideoAutoencoder, write_file_atomic};
 use tenku_dit::WanTransformer;
 use tenku_text::{PromptTokenizer, Umt5Encoder, batch_tensors, zero_padding};
 use tenku_vae::{WanVae, WanVaeConfig};
@@ -496,13 +496,12 @@ fn with_latent_noise(mean: Tensor<5>, std: &[f32], sigma: f32, (seed, step): (u6
     if sigma == 0.0 {
         return mean;
     }
-    let shape = mean.shape();
     let device = mean.device();
     let mut rng = rng_for(seed, streams::DECODER_NOISE, step, 0);
-    let noise = SeededNoise::new(rng.random()).values(shape.num_elements());
+    let noise = SeededNoise::new(rng.random()).sample(mean.dims(), &device);
     let scale: Vec<f32> = std.iter().map(|s| s * sigma).collect();
     let scale = Tensor::<5>::from_data(TensorData::new(scale, [1, std.len(), 1, 1, 1]), &device);
-    mean + Tensor::from_data(TensorData::new(noise, shape), &device) * scale
+    mean + noise * scale
 }
 
 /// L1 + L2 between the decoded `mean` and the clips `x` it was encoded from, with the pixels
