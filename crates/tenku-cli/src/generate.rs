@@ -66,6 +66,14 @@ pub struct GenerateArgs {
     /// last frames (up to 5, so two latent frames of motion).
     #[arg(long)]
     extend: Option<PathBuf>,
+    /// Video → video: redraws this clip (any format `tenku` writes) after the prompt, keeping
+    /// what `--strength` leaves of it; its frame count and size are the output's unless given.
+    #[arg(long, conflicts_with_all = ["image", "extend"])]
+    video: Option<PathBuf>,
+    /// How much of `--video` is redrawn: the share of the sampler's schedule that runs, in
+    /// (0, 1]; 1 redraws it from pure noise (diffusers' default is 0.8).
+    #[arg(long, default_value_t = 0.8, requires = "video")]
+    strength: f64,
     /// Compute device: cpu, wgpu or cuda.
     #[arg(long, default_value = "cpu", value_parser = parse_backend)]
     device: tenku::Backend,
@@ -110,12 +118,15 @@ pub fn run(args: &GenerateArgs, quiet: bool) -> Result<(), CliError> {
     tracing::info!(model = %model_dir.display(), device = %args.device, "loading");
     let pipeline = tenku::pipeline::load_wan(&model_dir, &device)?;
     let defaults = &pipeline.defaults;
+    let source = args.video.as_deref().map(tenku::io::read_video).transpose()?.map(|video| video.frames);
+    let (source_frames, source_height, source_width, _) =
+        source.as_ref().map_or((defaults.frames, defaults.height, defaults.width, 3), |video| video.dim());
     let request = GenerateRequest {
         prompt: args.prompt.clone(),
         negative_prompt: args.negative_prompt.clone(),
-        frames: args.frames.unwrap_or(defaults.frames),
-        height: args.height.unwrap_or(defaults.height),
-        width: args.width.unwrap_or(defaults.width),
+        frames: args.frames.unwrap_or(source_frames),
+        height: args.height.unwrap_or(source_height),
+        width: args.width.unwrap_or(source_width),
         steps: args.steps,
         guidance: args.guidance.unwrap_or(defaults.guidance),
         guidance_interval: args.guidance_interval.or(defaults.guidance_interval),
@@ -137,7 +148,11 @@ pub fn run(args: &GenerateArgs, quiet: bool) -> Result<(), CliError> {
     }
     let sampler = request.sampler.unwrap_or(pipeline.scheduler.default_sampler);
     let progress = Progress::new(quiet);
-    let frames = pipeline.generate(&request, &mut |event| progress.update(event))?;
+    let frames = match &source {
+        Some(video) => pipeline
+            .generate_from_video(&request, video, args.strength, &mut |event| progress.update(event))?,
+        None => pipeline.generate(&request, &mut |event| progress.update(event))?,
+    };
     progress.finish();
 
     let video = tenku::io::Video::new(frames, args.fps.unwrap_or(pipeline.defaults.fps))?;
@@ -148,6 +163,9 @@ pub fn run(args: &GenerateArgs, quiet: bool) -> Result<(), CliError> {
             args.model.as_ref().map_or("tenku-shapes (embedded)".into(), |m| m.display().to_string()),
         ),
     ]);
+    if args.video.is_some() {
+        extra.insert("strength".to_owned(), args.strength.to_string());
+    }
     if request.guided() {
         let interval = request.guidance_interval.map_or("all".into(), |[low, high]| format!("{low},{high}"));
         extra.insert("guidance_interval".to_owned(), interval);

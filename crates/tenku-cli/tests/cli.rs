@@ -46,6 +46,10 @@ fn help_lists_commands_and_every_generate_flag() {
         "--seed",
         "--noise",
         "--max-sequence-length",
+        "--image",
+        "--extend",
+        "--video",
+        "--strength",
         "--device",
         "--output",
         "--quiet",
@@ -65,7 +69,7 @@ fn samplers_lists_the_catalog() {
 
 #[test]
 fn invalid_flags_fail_with_one_line_naming_the_flag() {
-    let cases: [(&[&str], i32, &str); 9] = [
+    let cases: [(&[&str], i32, &str); 10] = [
         (&["generate", "--prompt", "a", "--frames", "80", "-o", "x.mp4"], 1, "nearest valid: 77 or 81"),
         (&["generate", "--prompt", "a", "--height", "100", "-o", "x.mp4"], 1, "--height 100"),
         (&["generate", "--prompt", "a", "--steps", "0", "-o", "x.mp4"], 1, "--steps"),
@@ -74,6 +78,7 @@ fn invalid_flags_fail_with_one_line_naming_the_flag() {
         (&["generate", "--prompt", "a", "--device", "tpu", "-o", "x.mp4"], 2, "unknown device `tpu`"),
         (&["generate", "--prompt", "a", "--steps", "many", "-o", "x.mp4"], 2, "--steps"),
         (&["generate", "--prompt", "a", "--guidance-interval", "0.3", "-o", "x.mp4"], 2, "LOW,HIGH"),
+        (&["generate", "--prompt", "a", "--strength", "0.5", "-o", "x.mp4"], 2, "--video"),
         (
             &["generate", "--prompt", "a", "--guidance-interval", "0.9,0.3", "-o", "x.mp4"],
             1,
@@ -133,6 +138,29 @@ fn generate_uses_the_embedded_model_and_warns_about_unknown_words() {
     let metadata = tenku::io::read_metadata(&unguided).unwrap();
     assert_eq!(metadata.extra["guidance"], "1");
     assert!(!metadata.extra.contains_key("guidance_interval"), "no interval without guidance: {metadata:?}");
+
+    // Video → video takes the clip's size and records the strength; a strength out of range is
+    // named, and nothing is written.
+    let redrawn = dir.path().join("redrawn.gif");
+    let video_to_video = |strength: &str, redrawn: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_tenku"))
+            .args(["--quiet", "generate", "--prompt", "a red square moves left", "--steps", "4", "--video"])
+            .arg(&output)
+            .args(["--strength", strength, "-o"])
+            .arg(redrawn)
+            .env("XDG_CACHE_HOME", dir.path().join("cache"))
+            .output()
+            .unwrap()
+    };
+    let out = video_to_video("0.5", &redrawn);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(tenku::io::read_video(&redrawn).unwrap().frames.shape(), &[17, 64, 64, 3]);
+    assert_eq!(tenku::io::read_metadata(&redrawn).unwrap().extra["strength"], "0.5");
+    let refused = dir.path().join("refused.gif");
+    let out = video_to_video("0", &refused);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(one_line_error(&out).contains("--strength 0"), "{}", one_line_error(&out));
+    assert!(!refused.exists());
 }
 
 #[test]

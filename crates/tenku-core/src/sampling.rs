@@ -78,6 +78,20 @@ impl Schedule {
         &self.levels[0]
     }
 
+    /// The schedule's last `⌊strength·steps⌋` steps (at least one), renumbered from 0: where
+    /// video → video starts (diffusers' `get_timesteps` with `strength`). `strength` ≥ 1 keeps
+    /// them all.
+    pub fn last_steps(&self, strength: f64) -> Schedule {
+        let steps = self.steps();
+        let kept = ((steps as f64 * strength).floor() as usize).clamp(1, steps.max(1));
+        let levels = self.levels[steps - kept.min(steps)..]
+            .iter()
+            .enumerate()
+            .map(|(index, level)| NoiseLevel { index, ..*level })
+            .collect();
+        Schedule { family: self.family, levels }
+    }
+
     /// The factor that turns standard-normal noise into the initial latents at [`first`]:
     /// 1 for flow and variance-preserving schedules (diffusers' convention), σ_max for variance
     /// exploding ones (k-diffusion's).

@@ -4,8 +4,10 @@ use std::ops::ControlFlow;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use ndarray::{Array4, ArrayView4, s};
-use tenku_core::{Conditioning, Denoiser, NoiseLevel, SeededNoise, TextEncoder, Timestep, VideoAutoencoder};
-use tenku_sampler::{Branch, Cfg, Guidance, GuidanceInterval, Guided, sample};
+use tenku_core::{
+    Conditioning, Denoiser, NoiseLevel, Schedule, SeededNoise, TextEncoder, Timestep, VideoAutoencoder,
+};
+use tenku_sampler::{Branch, Cfg, Guidance, GuidanceInterval, Guided, SamplerKind, sample};
 
 use crate::scheduler::{SchedulerSpec, flow_schedule};
 use crate::{Error, GenerateRequest, GenerationDefaults, Geometry, latents_from_file, seeded_latents};
@@ -67,10 +69,127 @@ impl<E: TextEncoder, D: Denoiser, V: VideoAutoencoder> TextToVideo<E, D, V> {
         on_event: &mut dyn FnMut(Event),
     ) -> Result<Array4<f32>, Error> {
         request.validate(&self.geometry)?;
-        let sampler_kind = request.sampler.unwrap_or(self.scheduler.default_sampler);
-        let shift = request.shift.unwrap_or(self.scheduler.shift);
+        let shape = self.geometry.latent_shape(request.frames, request.height, request.width);
+        let schedule = self.schedule(request);
+        let latents = self.initial_noise(request, shape)? * schedule.init_noise_scale();
+        let latents = self.denoise(request, latents, &schedule, on_event)?;
 
-        // 1. Prompts. The negative branch runs only when guidance is on (scale > 1), as diffusers.
+        Ok(self.decode(latents, request.frames, on_event))
+    }
+
+    /// Video → video: redraws `video` (`[frames, height, width, 3]` in [0, 1], the request's
+    /// size) after the request's prompt, keeping as much of it as `strength` leaves
+    /// ([`TextToVideo::regenerate`]), and decodes the result like [`TextToVideo::generate`].
+    pub fn generate_from_video(
+        &self,
+        request: &GenerateRequest,
+        video: &Array4<f32>,
+        strength: f64,
+        on_event: &mut dyn FnMut(Event),
+    ) -> Result<Array4<f32>, Error> {
+        let (frames, height, width, _) = video.dim();
+        if (frames, height, width) != (request.frames, request.height, request.width) {
+            return Err(Error::InvalidRequest {
+                flag: "--video",
+                value: format!("of {frames} frames of {width}x{height}"),
+                expected: format!(
+                    "{} frames of {}x{}, the video's size",
+                    request.frames, request.width, request.height
+                ),
+            });
+        }
+        request.validate(&self.geometry)?;
+        let clean = self.vae.encode(frames_to_pixels(video.view(), &self.device));
+        let latents = self.regenerate(request, clean, strength, on_event)?;
+        Ok(self.decode(latents, request.frames, on_event))
+    }
+
+    /// Decodes normalized latents one chunk at a time into a host buffer of `frames` frames.
+    fn decode(&self, latents: Tensor<5>, frames: usize, on_event: &mut dyn FnMut(Event)) -> Array4<f32> {
+        let [_, _, _, h, w] = latents.dims();
+        let s = self.vae.layout().spatial_factor;
+        let mut decoded = Array4::<f32>::zeros((frames, h * s, w * s, 3));
+        let mut done = 0;
+        self.vae.decode_streaming(latents, &mut |chunk| {
+            let chunk = pixels_to_frames(chunk);
+            let n = chunk.dim().0.min(frames - done);
+            decoded.slice_mut(s![done..done + n, .., .., ..]).assign(&chunk.slice(s![..n, .., .., ..]));
+            done += n;
+            on_event(Event::Decoded { done, total: frames });
+        });
+        decoded
+    }
+
+    /// Video → video in latent space (diffusers' `WanVideoToVideoPipeline`): noises the
+    /// normalized latents `clean` to the level `strength` of the way into the request's
+    /// schedule ([`Schedule::last_steps`]; α·clean + σ·noise, the noise from the request's seed
+    /// or `--noise` file) and samples from there with its prompt, guidance and sampler. Returns
+    /// the sampled normalized latents, not decoded: 1 redraws the clip from pure noise, small
+    /// values keep its layout and redraw its details.
+    ///
+    /// # Shapes
+    /// - `clean`: the request's latent shape `[1, channels, latent_frames, h, w]`
+    /// - output: the same
+    pub fn regenerate(
+        &self,
+        request: &GenerateRequest,
+        clean: Tensor<5>,
+        strength: f64,
+        on_event: &mut dyn FnMut(Event),
+    ) -> Result<Tensor<5>, Error> {
+        request.validate(&self.geometry)?;
+        let shape = self.geometry.latent_shape(request.frames, request.height, request.width);
+        if clean.dims() != shape {
+            return Err(Error::InvalidRequest {
+                flag: "latents",
+                value: format!("of shape {:?}", clean.dims()),
+                expected: format!("shape {shape:?} for the request's frames, height and width"),
+            });
+        }
+        if !(strength > 0.0 && strength <= 1.0) {
+            return Err(Error::InvalidRequest {
+                flag: "--strength",
+                value: strength.to_string(),
+                expected: "a share of the schedule in (0, 1]".into(),
+            });
+        }
+        let schedule = self.schedule(request).last_steps(strength);
+        let start = schedule.first();
+        let latents = clean * start.alpha + self.initial_noise(request, shape)? * start.sigma;
+        self.denoise(request, latents, &schedule, on_event)
+    }
+
+    /// Standard-normal noise of `shape`: the request's `--noise` file, or its seed's.
+    fn initial_noise(&self, request: &GenerateRequest, shape: [usize; 5]) -> Result<Tensor<5>, Error> {
+        match &request.noise {
+            Some(path) => latents_from_file(path, shape, &self.device),
+            None => Ok(seeded_latents(request.seed, shape, &self.device)),
+        }
+    }
+
+    /// The sampler the request names, or the model's.
+    fn sampler_kind(&self, request: &GenerateRequest) -> SamplerKind {
+        request.sampler.unwrap_or(self.scheduler.default_sampler)
+    }
+
+    /// The request's noise levels: its steps of its sampler's schedule at its shift, or the model's.
+    fn schedule(&self, request: &GenerateRequest) -> Schedule {
+        let shift = request.shift.unwrap_or(self.scheduler.shift);
+        flow_schedule(&self.sampler_kind(request), request.steps, shift)
+    }
+
+    /// Samples `latents`, which carry the noise of `schedule`'s first level, along `schedule`
+    /// with the request's prompt, guidance and sampler. Clean first frames replace their
+    /// latents in every model input, keep timestep 0 (Wan2.2 TI2V's `expand_timesteps`) and
+    /// are written into the result.
+    fn denoise(
+        &self,
+        request: &GenerateRequest,
+        latents: Tensor<5>,
+        schedule: &Schedule,
+        on_event: &mut dyn FnMut(Event),
+    ) -> Result<Tensor<5>, Error> {
+        // The negative branch runs only when guidance is on (scale > 1), as diffusers.
         let guided = request.guided();
         let cond =
             Conditioning::text(self.text_encoder.encode(&[&request.prompt], request.max_sequence_length)?);
@@ -83,17 +202,7 @@ impl<E: TextEncoder, D: Denoiser, V: VideoAutoencoder> TextToVideo<E, D, V> {
         };
         on_event(Event::Encoded);
 
-        // 2. Initial latents and the schedule.
-        let shape = self.geometry.latent_shape(request.frames, request.height, request.width);
-        let latents = match &request.noise {
-            Some(path) => latents_from_file(path, shape, &self.device)?,
-            None => seeded_latents(request.seed, shape, &self.device),
-        };
-        let schedule = flow_schedule(&sampler_kind, request.steps, shift);
-        let latents = latents * schedule.init_noise_scale();
-
-        // 3. Denoise. Clean first frames replace their latents in every model input and keep
-        // timestep 0 (Wan2.2 TI2V's `expand_timesteps`).
+        let shape = latents.dims();
         let clean = request.first_frames.as_ref().map(|frames| self.clean_latents(frames, shape));
         let denoiser = &self.denoiser;
         let predict = |x: Tensor<5>, level: &NoiseLevel, branch: Branch| {
@@ -111,31 +220,17 @@ impl<E: TextEncoder, D: Denoiser, V: VideoAutoencoder> TextToVideo<E, D, V> {
             }
         });
         let mut model = Guided::new(predict, self.denoiser.prediction(), guidance);
-        let mut sampler = sampler_kind.build();
+        let mut sampler = self.sampler_kind(request).build();
         // Stochastic samplers continue the seed's stream past the initial latents.
         let mut noise = SeededNoise::new(request.seed.wrapping_add(1));
-        let latents = sample(&mut *sampler, &mut model, latents, &schedule, &mut noise, &mut |p| {
+        let latents = sample(&mut *sampler, &mut model, latents, schedule, &mut noise, &mut |p| {
             on_event(Event::Step { done: p.done, total: p.total });
             ControlFlow::Continue(())
         })?;
-        let latents = match &clean {
+        Ok(match &clean {
             Some(clean) => clean.apply(latents),
             None => latents,
-        };
-
-        // 4. Decode one chunk at a time into a host buffer.
-        let [_, _, _, h, w] = latents.dims();
-        let s = self.vae.layout().spatial_factor;
-        let mut frames = Array4::<f32>::zeros((request.frames, h * s, w * s, 3));
-        let mut done = 0;
-        self.vae.decode_streaming(latents, &mut |chunk| {
-            let chunk = pixels_to_frames(chunk);
-            let n = chunk.dim().0.min(request.frames - done);
-            frames.slice_mut(s![done..done + n, .., .., ..]).assign(&chunk.slice(s![..n, .., .., ..]));
-            done += n;
-            on_event(Event::Decoded { done, total: request.frames });
-        });
-        Ok(frames)
+        })
     }
 
     /// The denoiser's raw conditional outputs (what [`Denoiser::prediction`] says they are; no

@@ -6,7 +6,8 @@ use burn::tensor::{Device, Tensor};
 use tenku_core::{
     Conditioning, Denoiser, LatentLayout, Prediction, TextEmbeddings, TextEncoder, Timestep, VideoAutoencoder,
 };
-use tenku_pipeline::{Error, Event, GenerateRequest, Geometry, SchedulerSpec, TextToVideo};
+use tenku_pipeline::scheduler::flow_schedule;
+use tenku_pipeline::{Error, Event, GenerateRequest, Geometry, SchedulerSpec, TextToVideo, seeded_latents};
 use tenku_sampler::SamplerKind;
 
 /// Embeds a prompt as one row whose value is its length (so the branches differ).
@@ -52,6 +53,20 @@ impl Denoiser for ConstantDenoiser {
     }
 }
 
+/// Predicts its input as the clean sample, so every flow sampler step keeps the latents as
+/// they are.
+struct IdentityDenoiser;
+
+impl Denoiser for IdentityDenoiser {
+    fn prediction(&self) -> Prediction {
+        Prediction::Sample
+    }
+
+    fn forward(&self, latents: Tensor<5>, _timestep: Timestep, _cond: &Conditioning) -> Tensor<5> {
+        latents
+    }
+}
+
 /// The latent value [`RepeatVae`] encodes any frames to.
 const ENCODED: f32 = -0.5;
 
@@ -83,6 +98,10 @@ impl VideoAutoencoder for RepeatVae {
 }
 
 fn pipeline() -> TextToVideo<LengthEncoder, ConstantDenoiser, RepeatVae> {
+    pipeline_with(ConstantDenoiser)
+}
+
+fn pipeline_with<D: Denoiser>(denoiser: D) -> TextToVideo<LengthEncoder, D, RepeatVae> {
     let layout = LatentLayout {
         channels: 3,
         temporal_factor: 4,
@@ -92,7 +111,7 @@ fn pipeline() -> TextToVideo<LengthEncoder, ConstantDenoiser, RepeatVae> {
     };
     TextToVideo {
         text_encoder: LengthEncoder,
-        denoiser: ConstantDenoiser,
+        denoiser,
         vae: RepeatVae { layout },
         scheduler: SchedulerSpec {
             shift: 3.0,
@@ -210,4 +229,48 @@ fn one_prediction_is_the_conditional_model_output_with_clean_first_frames() {
     let wrong = Tensor::zeros([1, 3, 2, 2, 2], &Device::flex());
     let err = pipeline.predict(&request(), &[(zeros, 0.5), (wrong, 0.5)]).unwrap_err();
     assert!(matches!(err, Error::InvalidRequest { flag: "latents", .. }), "{err}");
+}
+
+#[test]
+fn regeneration_starts_from_the_clean_latents_noised_to_its_strength() {
+    // The identity model keeps the sampler's latents where they start, so the result is the
+    // start: α·clean + σ·noise at the level half-way into the schedule.
+    let pipeline = pipeline_with(IdentityDenoiser);
+    let request = GenerateRequest { sampler: Some(SamplerKind::Euler), guidance: 1.0, ..request() };
+    let shape = pipeline.geometry.latent_shape(9, 16, 32);
+    let clean = Tensor::<5>::full(shape, 2.0, &Device::flex());
+    let regenerated = pipeline.regenerate(&request, clean, 0.5, &mut |_| {}).unwrap();
+    let schedule = flow_schedule(&SamplerKind::Euler, 4, 3.0);
+    let start = &schedule.levels[2];
+    let expected = seeded_latents(request.seed, shape, &Device::flex()) * start.sigma + 2.0 * start.alpha;
+    let difference: f32 = (regenerated - expected).abs().max().into_scalar();
+    assert!(difference < 1e-6, "{difference}");
+
+    let zeros = Tensor::<5>::zeros(shape, &Device::flex());
+    for strength in [0.0, 1.5, f64::NAN] {
+        let err = pipeline.regenerate(&request, zeros.clone(), strength, &mut |_| {}).unwrap_err();
+        assert!(matches!(err, Error::InvalidRequest { flag: "--strength", .. }), "{err}");
+    }
+    let wrong = Tensor::zeros([1, 3, 2, 2, 2], &Device::flex());
+    let err = pipeline.regenerate(&request, wrong, 0.5, &mut |_| {}).unwrap_err();
+    assert!(matches!(err, Error::InvalidRequest { flag: "latents", .. }), "{err}");
+}
+
+#[test]
+fn video_to_video_decodes_the_regenerated_clip_of_the_requests_size() {
+    let request = GenerateRequest { sampler: Some(SamplerKind::Euler), ..request() };
+    let video = ndarray::Array4::<f32>::zeros((9, 16, 32, 3));
+    let mut events = Vec::new();
+    let frames = pipeline().generate_from_video(&request, &video, 0.5, &mut |e| events.push(e)).unwrap();
+    // Euler lands on the guided clean estimate (1.0, see the guided test) whatever it starts from.
+    assert_eq!(frames.dim(), (9, 16, 32, 3));
+    assert!(frames.iter().all(|&v| (v - 1.0).abs() < 1e-5));
+    let steps = events.iter().filter(|e| matches!(e, Event::Step { .. })).count();
+    assert_eq!(steps, 2, "half of the 4 steps");
+    assert_eq!(events.last(), Some(&Event::Decoded { done: 9, total: 9 }));
+
+    let short = ndarray::Array4::<f32>::zeros((5, 16, 32, 3));
+    let err = pipeline().generate_from_video(&request, &short, 0.5, &mut |_| {}).unwrap_err();
+    assert!(matches!(err, Error::InvalidRequest { flag: "--video", .. }), "{err}");
+    assert!(err.to_string().contains("9 frames of 32x16"), "{err}");
 }

@@ -202,6 +202,19 @@ mod tests {
     }
 
     #[test]
+    fn the_last_steps_of_a_schedule_start_where_video_to_video_does() {
+        // diffusers' get_timesteps: ⌊steps·strength⌋ steps are kept, from index steps − kept.
+        let full = flow_unipc(20, 2.0);
+        let half = full.last_steps(0.5);
+        assert_eq!(half.steps(), 10);
+        assert_eq!(half.sigmas(), full.sigmas()[10..]);
+        assert_eq!(half.levels.iter().map(|l| l.index).collect::<Vec<_>>(), (0..=10).collect::<Vec<_>>());
+        assert_eq!(full.last_steps(0.33).steps(), 6, "rounded down");
+        assert_eq!(full.last_steps(0.01).steps(), 1, "at least one step");
+        assert_eq!(full.last_steps(1.0), full);
+    }
+
+    #[test]
     fn unipc_shift_5_starts_and_ends_as_the_reference() {
         let t: Vec<i64> = flow_unipc(50, 5.0).timesteps().iter().map(|&t| t as i64).collect();
         assert_eq!(&t[..5], &[999, 995, 991, 987, 982]);

@@ -41,6 +41,8 @@ pub mod streams {
     pub const DECODER_SCENES: u64 = 6;
     /// The latent noise of the decoder stage (`Recipe::decoder_latent_noise`).
     pub const DECODER_NOISE: u64 = 7;
+    /// Which of the decoder stage's clips are regenerated, how (`Recipe::decoder_regeneration`).
+    pub const DECODER_REGENERATION: u64 = 8;
 }
 
 /// Captions drawn before giving up on a world too small for them.

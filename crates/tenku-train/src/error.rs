@@ -17,6 +17,9 @@ pub enum Error {
     /// Writing the transformer failed.
     #[error(transparent)]
     Transformer(#[from] tenku_dit::Error),
+    /// Loading or running the warm start's pipeline (the decoder stage's regeneration) failed.
+    #[error(transparent)]
+    Pipeline(#[from] tenku_pipeline::Error),
     /// The shapes world could not place a scene (the world is too small for it).
     #[error("shapes world: {0}")]
     World(String),

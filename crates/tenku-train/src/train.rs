@@ -14,8 +14,9 @@ use burn::tensor::module::max_pool2d;
 use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::{Bytes, Device, Tensor, TensorData};
 use rand::Rng;
-use tenku_core::{NoiseSource, SeededNoise, Timestep, VideoAutoencoder, write_file_atomic};
+use tenku_core::{LatentLayout, NoiseSource, SeededNoise, Timestep, VideoAutoencoder, write_file_atomic};
 use tenku_dit::WanTransformer;
+use tenku_pipeline::{WanTextToVideo, load_wan};
 use tenku_text::{PromptTokenizer, Umt5Encoder, batch_tensors, zero_padding};
 use tenku_vae::{WanVae, WanVaeConfig};
 
@@ -23,7 +24,7 @@ use crate::average::moved_towards;
 use crate::checkpoint::{self, Checkpoint, Stage};
 use crate::data::{Window, clip_batch, rng_for, streams};
 use crate::error::{Error, Result};
-use crate::recipe::{Recipe, StageConfig};
+use crate::recipe::{Recipe, Regeneration, StageConfig};
 
 /// The text encoder and the transformer, trained together (one optimizer, one record).
 #[derive(Module, Debug)]
@@ -144,8 +145,12 @@ pub fn train(
                 let ad = device.clone().autodiff();
                 let vae = WanVae::load(&source, &ad)?;
                 let frozen = WanVae::load(&source, device)?;
+                let regeneration = recipe.decoder_regeneration.as_ref();
+                let pipeline = regeneration.map(|_| load_wan(init, device)).transpose()?;
+                let regenerator = pipeline.as_ref().zip(regeneration);
                 let mut decoder_step = |vae: &WanVae, step: usize| {
-                    let loss = decoder_loss(vae, (&frozen, device), recipe, stage, step, &ad)?;
+                    let frozen = FrozenLatents { vae: &frozen, regenerator, device };
+                    let loss = decoder_loss(vae, &frozen, recipe, stage, step, &ad)?;
                     Ok(StepGradients::of(loss, vae))
                 };
                 let Some(vae) = runner.run(Stage::Decoder, stage, vae, resume, &mut decoder_step)? else {
@@ -468,25 +473,79 @@ fn vae_loss(vae: &WanVae, recipe: &Recipe, step: usize, device: &Device) -> Resu
     Ok(reconstruction_loss(vae, mean, &x, recipe) + latent_penalty * recipe.kl_weight)
 }
 
+/// Where the decoder stage's latents come from: the frozen VAE's encoder, on the plain
+/// `device`, and, with a [`Regeneration`], the warm start's own model there.
+struct FrozenLatents<'a> {
+    vae: &'a WanVae,
+    regenerator: Option<(&'a WanTextToVideo, &'a Regeneration)>,
+    device: &'a Device,
+}
+
+impl FrozenLatents<'_> {
+    /// The raw latents of `pixels` (`[clips, 3, frames, h, w]`) the decoder stage's `step`
+    /// decodes: the encoder's means, each clip regenerated from them as the recipe's
+    /// [`Regeneration`] draws (stream [`streams::DECODER_REGENERATION`]).
+    fn of(&self, pixels: Tensor<5>, captions: &[String], seed: u64, step: usize) -> Result<Tensor<5>> {
+        let mean = self.vae.encode_mean(pixels);
+        let Some((pipeline, regeneration)) = self.regenerator else { return Ok(mean) };
+        let [_, _, frames, h, w] = mean.dims();
+        let layout = self.vae.layout();
+        let clips = captions.iter().enumerate().map(|(index, caption)| {
+            let clip = mean.clone().narrow(0, index, 1);
+            let mut rng = rng_for(seed, streams::DECODER_REGENERATION, step, index);
+            if rng.random::<f32>() >= regeneration.share {
+                return Ok(clip);
+            }
+            let [low, high] = regeneration.strength;
+            let strength = if low < high { rng.random_range(low..=high) } else { low };
+            let mut request = pipeline.defaults.request(caption.as_str());
+            (request.frames, request.height, request.width) = (
+                1 + (frames - 1) * layout.temporal_factor,
+                h * layout.spatial_factor,
+                w * layout.spatial_factor,
+            );
+            request.steps = regeneration.steps;
+            request.seed = rng.random();
+            let (mean, std) = layout_tensors(layout, &clip.device());
+            let regenerated =
+                pipeline.regenerate(&request, (clip - mean.clone()) / std.clone(), strength, &mut |_| {})?;
+            Ok(regenerated * std + mean)
+        });
+        Ok(Tensor::cat(clips.collect::<Result<Vec<_>>>()?, 0))
+    }
+}
+
+/// A latent layout's per-channel `(mean, std)`, each `[1, channels, 1, 1, 1]`.
+fn layout_tensors(layout: &LatentLayout, device: &Device) -> (Tensor<5>, Tensor<5>) {
+    let channel = |values: &[f32]| {
+        Tensor::<5>::from_data(TensorData::new(values.to_vec(), [1, values.len(), 1, 1, 1]), device)
+    };
+    (channel(&layout.mean), channel(&layout.std))
+}
+
 /// The decoder stage's loss at `step` ([`Recipe::decoder_stage`]): the VAE stage's weighted
-/// reconstruction by `vae`'s decoder of the latent means of `frozen`, the same VAE on the plain
-/// `device` (its encoder's weights never change), so the optimizer moves the decoder alone and
-/// no encoder graph is recorded.
+/// reconstruction by `vae`'s decoder of the latents `frozen` gives (the encoder's weights never
+/// change), so the optimizer moves the decoder alone and no encoder graph is recorded.
 fn decoder_loss(
     vae: &WanVae,
-    (frozen, device): (&WanVae, &Device),
+    frozen: &FrozenLatents,
     recipe: &Recipe,
     stage: &StageConfig,
     step: usize,
     ad: &Device,
 ) -> Result<Tensor<1>> {
     let scenes = (recipe.seed, streams::DECODER_SCENES, step);
-    let pixels = clip_batch(scenes, stage.batch, &recipe.world, stage.window(), device)?.pixels;
-    let mean = Tensor::from_data(frozen.encode_mean(pixels.clone()).into_data(), ad);
-    let mean =
-        with_latent_noise(mean, &frozen.layout().std, recipe.decoder_latent_noise, (recipe.seed, step));
-    let x = Tensor::from_data(pixels.into_data(), ad);
-    Ok(reconstruction_loss(vae, mean, &x, recipe))
+    let batch = clip_batch(scenes, stage.batch, &recipe.world, stage.window(), frozen.device)?;
+    let latents = frozen.of(batch.pixels.clone(), &batch.captions, recipe.seed, step)?;
+    let latents = Tensor::from_data(latents.into_data(), ad);
+    let latents = with_latent_noise(
+        latents,
+        &frozen.vae.layout().std,
+        recipe.decoder_latent_noise,
+        (recipe.seed, step),
+    );
+    let x = Tensor::from_data(batch.pixels.into_data(), ad);
+    Ok(reconstruction_loss(vae, latents, &x, recipe))
 }
 
 /// Raw latents `mean` (`[clips, channels, frames, h, w]`) plus Gaussian noise of standard

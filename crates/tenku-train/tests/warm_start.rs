@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use burn::tensor::Device;
 use tenku_core::WeightStore;
 use tenku_train::{
-    Error, Outcome, Recipe, Snapshot, SnapshotWeights, Stage, StageConfig, TrainOptions, export_snapshot,
-    train,
+    Error, Outcome, Recipe, Regeneration, Snapshot, SnapshotWeights, Stage, StageConfig, TrainOptions,
+    export_snapshot, train,
 };
 
 fn run(out: &Path, recipe: &Recipe) -> Result<PathBuf, Error> {
@@ -130,10 +130,13 @@ fn a_decoder_stage_trains_the_warm_starts_decoder_alone_and_resumes_and_0_denois
     let tiny = Recipe::tiny();
     let decoder_stage = StageConfig { steps: 3, learning_rate: 1e-3, ..tiny.vae_stage.clone() };
     let denoiser_kept = StageConfig { steps: 0, ..tiny.denoiser_stage.clone() };
-    // With latent noise, which a resumed stage must draw as the uninterrupted one did.
+    // With latent noise and regenerated latents, which a resumed stage must draw as the
+    // uninterrupted one did.
+    let regeneration = Regeneration { share: 1.0, strength: [0.3, 0.8], steps: 4 };
     let recipe = Recipe {
         decoder_stage: Some(decoder_stage),
         decoder_latent_noise: 0.3,
+        decoder_regeneration: Some(regeneration),
         denoiser_stage: denoiser_kept,
         ..warm(Some(init.clone()), 1e-3)
     };
@@ -169,6 +172,11 @@ fn a_decoder_stage_trains_the_warm_starts_decoder_alone_and_resumes_and_0_denois
     assert!(largest_difference_of(&before, &snapshot_dir.path().join("vae"), decoder_side) > 1e-5);
     let resumed = run(dirs[2].path(), &recipe).unwrap();
     assert_eq!(largest_difference(&after, &resumed.join("vae")), 0.0, "a resumed decoder stage differs");
+
+    // The regenerated latents are not the encoder's: without them the decoder trains otherwise.
+    let plain_dir = tempfile::tempdir().unwrap();
+    let plain = run(plain_dir.path(), &Recipe { decoder_regeneration: None, ..recipe }).unwrap();
+    assert!(largest_difference(&after, &plain.join("vae")) > 1e-6, "regeneration changed nothing");
 }
 
 #[test]
