@@ -1,6 +1,7 @@
 //! Composes Tenku's parts into generation pipelines: request checks, initial latents, and
 //! text→video, with image→video and extension through clean first frames
-//! ([`GenerateRequest::first_frames`]).
+//! ([`GenerateRequest::first_frames`]) and video→video from a partly noised clip
+//! ([`TextToVideo::generate_from_video`]).
 //!
 //! ```
 //! use tenku_pipeline::{GenerateRequest, Geometry};
