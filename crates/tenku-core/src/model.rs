@@ -3,7 +3,7 @@
 //! Each trait is object safe, takes tensors by value (Burn's convention) and names no backend:
 //! a value runs on the device its tensors and parameters live on.
 
-use burn::tensor::{Bool, Tensor};
+use burn::tensor::{Bool, Device, Tensor, TensorData};
 
 /// What a denoiser's raw output means, for a noisy sample `x = α·x0 + σ·ε`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -138,6 +138,12 @@ impl LatentLayout {
     /// Video frames decoded from `latent_frames` latent frames.
     pub fn video_frames(&self, latent_frames: usize) -> usize {
         1 + latent_frames.saturating_sub(1) * self.temporal_factor
+    }
+
+    /// `values` (one per channel) as a `[1, channels, 1, 1, 1]` tensor on `device`, to broadcast
+    /// over latents `[batch, channels, frames, h, w]`: e.g. `mean` or `std`.
+    pub fn per_channel(&self, values: &[f32], device: &Device) -> Tensor<5> {
+        Tensor::from_data(TensorData::new(values.to_vec(), [1, values.len(), 1, 1, 1]), device)
     }
 }
 

@@ -93,7 +93,8 @@ impl<E: TextEncoder, D: Denoiser, V: VideoAutoencoder> TextToVideo<E, D, V> {
                 flag: "--video",
                 value: format!("of {frames} frames of {width}x{height}"),
                 expected: format!(
-                    "{} frames of {}x{}, the video's size",
+                    "the output's {} frames of {}x{} (the CLI takes the clip's size when --frames, \
+                     --height and --width are left out)",
                     request.frames, request.width, request.height
                 ),
             });

@@ -14,7 +14,7 @@ use burn::tensor::module::max_pool2d;
 use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::{Bytes, Device, Tensor, TensorData};
 use rand::Rng;
-use tenku_core::{LatentLayout, NoiseSource, SeededNoise, Timestep, VideoAutoencoder, write_file_atomic};
+use tenku_core::{NoiseSource, SeededNoise, Timestep, VideoAutoencoder, write_file_atomic};
 use tenku_dit::WanTransformer;
 use tenku_pipeline::{WanTextToVideo, load_wan};
 use tenku_text::{PromptTokenizer, Umt5Encoder, batch_tensors, zero_padding};
@@ -490,6 +490,8 @@ impl FrozenLatents<'_> {
         let Some((pipeline, regeneration)) = self.regenerator else { return Ok(mean) };
         let [_, _, frames, h, w] = mean.dims();
         let layout = self.vae.layout();
+        let (latents_mean, latents_std) =
+            (layout.per_channel(&layout.mean, self.device), layout.per_channel(&layout.std, self.device));
         let clips = captions.iter().enumerate().map(|(index, caption)| {
             let clip = mean.clone().narrow(0, index, 1);
             let mut rng = rng_for(seed, streams::DECODER_REGENERATION, step, index);
@@ -499,28 +501,16 @@ impl FrozenLatents<'_> {
             let [low, high] = regeneration.strength;
             let strength = if low < high { rng.random_range(low..=high) } else { low };
             let mut request = pipeline.defaults.request(caption.as_str());
-            (request.frames, request.height, request.width) = (
-                1 + (frames - 1) * layout.temporal_factor,
-                h * layout.spatial_factor,
-                w * layout.spatial_factor,
-            );
+            (request.frames, request.height, request.width) =
+                (layout.video_frames(frames), h * layout.spatial_factor, w * layout.spatial_factor);
             request.steps = regeneration.steps;
             request.seed = rng.random();
-            let (mean, std) = layout_tensors(layout, &clip.device());
-            let regenerated =
-                pipeline.regenerate(&request, (clip - mean.clone()) / std.clone(), strength, &mut |_| {})?;
-            Ok(regenerated * std + mean)
+            let normalized = (clip - latents_mean.clone()) / latents_std.clone();
+            let regenerated = pipeline.regenerate(&request, normalized, strength, &mut |_| {})?;
+            Ok(regenerated * latents_std.clone() + latents_mean.clone())
         });
         Ok(Tensor::cat(clips.collect::<Result<Vec<_>>>()?, 0))
     }
-}
-
-/// A latent layout's per-channel `(mean, std)`, each `[1, channels, 1, 1, 1]`.
-fn layout_tensors(layout: &LatentLayout, device: &Device) -> (Tensor<5>, Tensor<5>) {
-    let channel = |values: &[f32]| {
-        Tensor::<5>::from_data(TensorData::new(values.to_vec(), [1, values.len(), 1, 1, 1]), device)
-    };
-    (channel(&layout.mean), channel(&layout.std))
 }
 
 /// The decoder stage's loss at `step` ([`Recipe::decoder_stage`]): the VAE stage's weighted

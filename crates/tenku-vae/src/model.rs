@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use burn::module::Module;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 use tenku_core::{
     LatentLayout, LoadOptions, VideoAutoencoder, WeightStore, save_safetensors, write_config_json,
 };
@@ -194,11 +194,8 @@ impl WanVae {
     /// `latents_mean` and `1 / latents_std` as `[1, z_dim, 1, 1, 1]` f32 tensors; the reciprocal
     /// is taken in f32, as the pipelines do.
     fn norm_tensors(&self, device: &Device) -> (Tensor<5>, Tensor<5>) {
-        let z = self.layout.channels;
         let inv: Vec<f32> = self.layout.std.iter().map(|s| 1.0 / s).collect();
-        let mean = Tensor::from_data(TensorData::new(self.layout.mean.clone(), [1, z, 1, 1, 1]), device);
-        let inv = Tensor::from_data(TensorData::new(inv, [1, z, 1, 1, 1]), device);
-        (mean, inv)
+        (self.layout.per_channel(&self.layout.mean, device), self.layout.per_channel(&inv, device))
     }
 }
 
