@@ -283,6 +283,10 @@ pub struct Metrics {
     /// Per caption object: its size against the detected one (classes in [`Size::ALL`] order).
     #[serde(default)]
     pub size_confusion: Confusion,
+    /// Per caption object of each size (in [`Size::ALL`] order): shape matches. Corners are
+    /// the first detail a blurred object loses, and a small one loses them first.
+    #[serde(default)]
+    pub shape_by_size: [Tally; 3],
 }
 
 impl Metrics {
@@ -306,6 +310,7 @@ impl Metrics {
             self.shape_confusion
                 .record(object.shape as usize, object.detected_shape.map(|shape| shape as usize));
             self.size_confusion.record(object.size as usize, object.detected_size.map(|size| size as usize));
+            self.shape_by_size[object.size as usize].record(object.shape_correct);
             self.direction.record(object.direction_correct);
             if let Some(correct) = object.speed_correct {
                 self.speed.record(correct);
@@ -336,7 +341,7 @@ impl Metrics {
     }
 
     /// A readable, aligned text table of the accuracies (percent) and mean jitter, followed by
-    /// the shape and size confusions.
+    /// the shape and size confusions and the shape accuracy for each size.
     pub fn table(&self) -> String {
         let mut table = format!("{:<12} {:>9}  measured on ({} clips)\n", "metric", "value", self.clips);
         for (name, tally, unit) in self.tallies() {
@@ -359,6 +364,10 @@ impl Metrics {
         let _ = write!(table, "\n{}", self.shape_confusion.table("shape", Shape::ALL.map(Shape::word)));
         let sizes = Size::ALL.map(|size| size.word().unwrap_or("default"));
         let _ = write!(table, "\n{}", self.size_confusion.table("size", sizes));
+        let _ = writeln!(table, "\nshape of objects asked for at each size");
+        for (size, tally) in sizes.iter().zip(&self.shape_by_size) {
+            let _ = writeln!(table, "{size:<12} {:>9}  {} objects", tally.percent(), tally.total);
+        }
         table
     }
 }

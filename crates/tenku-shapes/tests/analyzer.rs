@@ -203,6 +203,8 @@ fn wrong_captions_score_wrong() {
     // Rows: the caption's class; columns: the detected one, then "not read" (classes in ALL order).
     assert_eq!(metrics.shape_confusion.counts, [[0, 1, 0, 0], [0, 0, 0, 0], [0, 0, 0, 1]]);
     assert_eq!(metrics.size_confusion.counts, [[0, 0, 0, 0], [0, 0, 0, 0], [1, 0, 0, 1]]);
+    // Both caption objects are big (Size::ALL: small, default, big), and neither shape was read right.
+    assert_eq!(metrics.shape_by_size.map(|tally| (tally.correct, tally.total)), [(0, 0), (0, 0), (0, 2)]);
     assert_eq!(metrics.colour.accuracy(), Some(0.5));
     assert_eq!(metrics.permanence.accuracy(), None);
     let table = metrics.table();
@@ -218,6 +220,9 @@ fn wrong_captions_score_wrong() {
     let table_now = metrics.table();
     for row in ["count over           1  clips with more", "count under          1  clips with fewer"] {
         assert!(table_now.contains(row), "{row:?} in\n{table_now}");
+    }
+    for row in ["small              n/a  0 objects", "big              0.0 %  2 objects"] {
+        assert!(table.contains(row), "{row:?} in\n{table}");
     }
     let square_row = table.lines().find(|line| line.starts_with("square")).expect("a square row");
     assert_eq!(square_row.split_whitespace().collect::<Vec<_>>(), ["square", "0", "0", "0", "0", "n/a"]);
