@@ -205,6 +205,10 @@ fn wrong_captions_score_wrong() {
     assert_eq!(metrics.size_confusion.counts, [[0, 0, 0, 0], [0, 0, 0, 0], [1, 0, 0, 1]]);
     // Both caption objects are big (Size::ALL: small, default, big), and neither shape was read right.
     assert_eq!(metrics.shape_by_size.map(|tally| (tally.correct, tally.total)), [(0, 0), (0, 0), (0, 2)]);
+    let mut with_the_right_caption = metrics.clone();
+    with_the_right_caption.add(&right);
+    let by_size = with_the_right_caption.shape_by_size.map(|tally| (tally.correct, tally.total));
+    assert_eq!(by_size, [(1, 1), (0, 0), (1, 3)], "the small square and the big triangle read right");
     assert_eq!(metrics.colour.accuracy(), Some(0.5));
     assert_eq!(metrics.permanence.accuracy(), None);
     let table = metrics.table();
