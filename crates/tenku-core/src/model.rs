@@ -140,10 +140,15 @@ impl LatentLayout {
         1 + latent_frames.saturating_sub(1) * self.temporal_factor
     }
 
-    /// `values` (one per channel) as a `[1, channels, 1, 1, 1]` tensor on `device`, to broadcast
-    /// over latents `[batch, channels, frames, h, w]`: e.g. `mean` or `std`.
+    /// `values`, one per channel of this layout (such as `mean` or `std`), as a
+    /// `[1, channels, 1, 1, 1]` tensor on `device` that broadcasts over latents
+    /// `[batch, channels, frames, h, w]`.
+    ///
+    /// # Panics
+    /// If `values` does not hold one value per channel.
     pub fn per_channel(&self, values: &[f32], device: &Device) -> Tensor<5> {
-        Tensor::from_data(TensorData::new(values.to_vec(), [1, values.len(), 1, 1, 1]), device)
+        assert_eq!(values.len(), self.channels, "one value per latent channel");
+        Tensor::from_data(TensorData::new(values.to_vec(), [1, self.channels, 1, 1, 1]), device)
     }
 }
 
