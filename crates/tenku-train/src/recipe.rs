@@ -80,6 +80,12 @@ pub struct Recipe {
     /// Absent in older recipes: 0, no hue term.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub vae_hue_weight: f32,
+    /// Weight of an edge term in the VAE and decoder losses: the L1 distance between the
+    /// pixel-to-pixel steps of the decoded and the true frames, under the reconstruction's
+    /// object weights, which a soft edge pays for where the pixel loss prefers it to a sharp one
+    /// in the wrong place (docs/shapes.md). Absent in older recipes: 0, no edge term.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub vae_edge_weight: f32,
     /// Factor on the initial weights of the two 1³ convs around the latent (`quant_conv`,
     /// `post_quant_conv`). The decoder trains unstably while its input is small next to the
     /// biases and normalized residual branches behind it; with a gain of 30 the VAE learns
@@ -257,6 +263,7 @@ impl Recipe {
             vae_object_weight: 10.0,
             vae_object_margin: 0,
             vae_hue_weight: 0.0,
+            vae_edge_weight: 0.0,
             vae_latent_gain: 30.0,
             vae_decoder_gain: None,
             stats_clips: 64,
@@ -726,6 +733,7 @@ impl Recipe {
             vae_object_weight: 10.0,
             vae_object_margin: 0,
             vae_hue_weight: 0.0,
+            vae_edge_weight: 0.0,
             vae_latent_gain: 30.0,
             vae_decoder_gain: None,
             stats_clips: 2,
@@ -858,8 +866,11 @@ impl Recipe {
         if let Some((name, value)) = factors.into_iter().find(|(_, v)| !(v.is_finite() && *v > 0.0)) {
             return Err(format!("{name} {value} must be a positive number"));
         }
-        let weights =
-            [("vae_hue_weight", self.vae_hue_weight), ("decoder_latent_noise", self.decoder_latent_noise)];
+        let weights = [
+            ("vae_hue_weight", self.vae_hue_weight),
+            ("vae_edge_weight", self.vae_edge_weight),
+            ("decoder_latent_noise", self.decoder_latent_noise),
+        ];
         if let Some((name, value)) = weights.into_iter().find(|(_, v)| !(v.is_finite() && *v >= 0.0)) {
             return Err(format!("{name} {value} must be a non-negative number"));
         }
@@ -1121,22 +1132,25 @@ mod tests {
     }
 
     #[test]
-    fn an_object_margin_a_hue_term_and_latent_noise_are_optional() {
+    fn an_object_margin_hue_and_edge_terms_and_latent_noise_are_optional() {
         let json = serde_json::to_value(Recipe::shapes_default()).unwrap();
         assert!(json.get("vae_object_margin").is_none(), "no margin is not written");
         assert!(json.get("vae_hue_weight").is_none(), "no hue term is not written");
+        assert!(json.get("vae_edge_weight").is_none(), "no edge term is not written");
         assert!(json.get("decoder_latent_noise").is_none(), "no latent noise is not written");
         let margin =
             serde_json::to_value(Recipe::shapes_decoder_margin("models/tenku-shapes".into())).unwrap();
         assert_eq!(margin["vae_object_margin"], 2);
         let read: Recipe = serde_json::from_value(json).unwrap();
         assert_eq!(
-            (read.vae_object_margin, read.vae_hue_weight, read.decoder_latent_noise),
-            (0, 0.0, 0.0),
-            "absent: no margin, no hue term, no latent noise"
+            (read.vae_object_margin, read.vae_hue_weight, read.vae_edge_weight, read.decoder_latent_noise),
+            (0, 0.0, 0.0, 0.0),
+            "absent: no margin, no hue or edge term, no latent noise"
         );
         let hue = Recipe { vae_hue_weight: -1.0, ..Recipe::tiny() };
         assert!(hue.validate().unwrap_err().contains("vae_hue_weight -1"));
+        let edge = Recipe { vae_edge_weight: -2.0, ..Recipe::tiny() };
+        assert!(edge.validate().unwrap_err().contains("vae_edge_weight -2"));
         let noise = Recipe { decoder_latent_noise: 0.3, ..Recipe::tiny() };
         assert!(noise.validate().unwrap_err().contains("decoder_latent_noise acts in the decoder stage"));
         let with_stage = with_a_decoder_stage(noise);

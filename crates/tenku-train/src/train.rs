@@ -556,7 +556,8 @@ fn with_latent_noise(mean: Tensor<5>, std: &[f32], sigma: f32, (seed, step): (u6
 /// L1 + L2 between the decoded `mean` and the clips `x` it was encoded from, with the pixels
 /// that differ from their clip's background, and those within `recipe.vae_object_margin` pixels
 /// of them, weighted `recipe.vae_object_weight` times; plus `recipe.vae_hue_weight` times the
-/// [`hue_error`] over the object pixels.
+/// [`hue_error`] over the object pixels and `recipe.vae_edge_weight` times the [`edge_error`]
+/// under the same weights.
 fn reconstruction_loss(vae: &WanVae, mean: Tensor<5>, x: &Tensor<5>, recipe: &Recipe) -> Tensor<1> {
     let mut chunks = Vec::new();
     vae.decode_unclamped_streaming(mean, &mut |chunk| chunks.push(chunk));
@@ -566,11 +567,34 @@ fn reconstruction_loss(vae: &WanVae, mean: Tensor<5>, x: &Tensor<5>, recipe: &Re
     let objects = object_mask(x, &background);
     let weight = dilated(objects.clone(), recipe.vae_object_margin) * (recipe.vae_object_weight - 1.0) + 1.0;
     let per_pixel = (diff.clone().abs() + diff.powi_scalar(2)) * weight.clone();
-    let loss = per_pixel.mean() / weight.mean();
-    if recipe.vae_hue_weight == 0.0 {
-        return loss;
+    let mut loss = per_pixel.mean() / weight.clone().mean();
+    if recipe.vae_edge_weight != 0.0 {
+        loss = loss + edge_error(decoded.clone(), x, weight) * recipe.vae_edge_weight;
     }
-    loss + hue_error(decoded, x, background, objects) * recipe.vae_hue_weight
+    if recipe.vae_hue_weight != 0.0 {
+        loss = loss + hue_error(decoded, x, background, objects) * recipe.vae_hue_weight;
+    }
+    loss
+}
+
+/// Weighted mean L1 distance between the steps from each pixel to the next, across and down a
+/// frame, of the `decoded` clips and of the clips `x` (both `[clips, 3, frames, h, w]`); a step
+/// between two pixels weighs the larger of their `weight`s (`[clips, 1, frames, h, w]`). A soft
+/// edge spreads an object's step over several pixels and pays for it, where the L1 + L2 pixel
+/// loss prefers a soft edge wherever the decoder is unsure where the edge lies: this is what
+/// rewards the corners that tell a small square from a circle (docs/shapes.md).
+fn edge_error(decoded: Tensor<5>, x: &Tensor<5>, weight: Tensor<5>) -> Tensor<1> {
+    let along = |dim: usize| {
+        let steps = |t: Tensor<5>| {
+            let n = t.dims()[dim];
+            t.clone().narrow(dim, 1, n - 1) - t.narrow(dim, 0, n - 1)
+        };
+        let n = weight.dims()[dim];
+        let pair_weight = weight.clone().narrow(dim, 1, n - 1).max_pair(weight.clone().narrow(dim, 0, n - 1));
+        let error = (steps(decoded.clone()) - steps(x.clone())).abs() * pair_weight.clone();
+        error.mean() / pair_weight.mean()
+    };
+    along(3) + along(4)
 }
 
 /// Mean over the marked pixels of `objects` of the squared distance of the `decoded` pixel from
@@ -1150,6 +1174,33 @@ mod tests {
     fn pixel_row(pixels: &[[f32; 3]]) -> Tensor<5> {
         let values: Vec<f32> = (0..3).flat_map(|c| pixels.iter().map(move |p| p[c])).collect();
         Tensor::<5>::from_data(TensorData::new(values, [1, 3, 1, 1, pixels.len()]), &Device::flex())
+    }
+
+    /// Gray frames `[1, 3, 1, rows, columns]` from their rows of values (every channel alike).
+    fn gray_frame(rows: &[&[f32]]) -> Tensor<5> {
+        let (h, w) = (rows.len(), rows[0].len());
+        let values: Vec<f32> = (0..3).flat_map(|_| rows.iter().flat_map(|row| row.iter().copied())).collect();
+        Tensor::<5>::from_data(TensorData::new(values, [1, 3, 1, h, w]), &Device::flex())
+    }
+
+    /// The edge error ignores a uniform offset, which moves no step, and charges an edge spread
+    /// over two pixels by how far each step is off: steps (0, 2, 0) drawn as (1, 0, 1) cost
+    /// (1 + 2 + 1) / 3 across, nothing down.
+    #[test]
+    fn the_edge_error_charges_a_soft_edge_and_not_an_offset() {
+        let x = gray_frame(&[&[-1.0, -1.0, 1.0, 1.0], &[-1.0, -1.0, 1.0, 1.0]]);
+        let ones = Tensor::<5>::ones([1, 1, 1, 2, 4], &Device::flex());
+        let error = |decoded: Tensor<5>| -> f32 { edge_error(decoded, &x, ones.clone()).into_scalar() };
+        assert_eq!(error(x.clone()), 0.0);
+        assert!(error(x.clone() + 0.3).abs() < 1e-6, "an offset moves no step");
+        let soft = gray_frame(&[&[-1.0, 0.0, 0.0, 1.0], &[-1.0, 0.0, 0.0, 1.0]]);
+        assert!((error(soft.clone()) - 4.0 / 3.0).abs() < 1e-6, "{}", error(soft.clone()));
+        let weighted = ones.clone().slice_assign(
+            [0..1, 0..1, 0..1, 0..2, 0..1],
+            Tensor::full([1, 1, 1, 2, 1], 3.0, &Device::flex()),
+        );
+        let first_step_heavier: f32 = edge_error(soft, &x, weighted).into_scalar();
+        assert!((first_step_heavier - (3.0 + 2.0 + 1.0) / 5.0).abs() < 1e-6, "{first_step_heavier}");
     }
 
     /// The noise of the decoder stage has the spread asked for in every channel, and a step
