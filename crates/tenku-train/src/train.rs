@@ -581,8 +581,8 @@ fn reconstruction_loss(vae: &WanVae, mean: Tensor<5>, x: &Tensor<5>, recipe: &Re
 /// frame, of the `decoded` clips and of the clips `x` (both `[clips, 3, frames, h, w]`); a step
 /// between two pixels weighs the larger of their `weight`s (`[clips, 1, frames, h, w]`). A soft
 /// edge spreads an object's step over several pixels and pays for it, where the L1 + L2 pixel
-/// loss prefers a soft edge wherever the decoder is unsure where the edge lies: this is what
-/// rewards the corners that tell a small square from a circle (docs/shapes.md).
+/// loss prefers a soft edge wherever the decoder is unsure where the edge lies. Meant to keep the
+/// corners that tell a small square from a circle; docs/shapes.md has what it measured.
 fn edge_error(decoded: Tensor<5>, x: &Tensor<5>, weight: Tensor<5>) -> Tensor<1> {
     let along = |dim: usize| {
         let steps = |t: Tensor<5>| {
