@@ -38,7 +38,7 @@ mod train;
 pub use checkpoint::{Checkpoint, CheckpointState, Stage, load as load_checkpoint, load_latest, sha256_hex};
 pub use data::{ClipBatch, Window, clip_batch, rng_for, streams};
 pub use error::{Error, Result};
-pub use recipe::{Recipe, Regeneration, StageConfig};
+pub use recipe::{DecodedLoss, Recipe, Regeneration, StageConfig};
 pub use train::{
     Event, MODEL_DIR, Outcome, Progress, Snapshot, SnapshotWeights, TextToVideoModel, TrainOptions,
     export_snapshot, train,

@@ -44,6 +44,44 @@ impl Regeneration {
     }
 }
 
+/// How the denoiser stage also scores its predictions in pixels
+/// ([`Recipe::denoiser_decoded_loss`]): the clean latents a sample's predicted velocity implies
+/// (`x₀ = x_t − σ·v` on its noisy frames) are decoded by the frozen VAE and charged the VAE
+/// stage's reconstruction loss against the true clip, object weights, edge and hue terms
+/// included. The step's samples are split into `samples` consecutive groups, and each decodes
+/// its first sample noised no more than `max_sigma`, if it has one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DecodedLoss {
+    /// Factor on the mean reconstruction loss of the decoded samples.
+    pub weight: f32,
+    /// The highest noise level σ of a decoded sample, in (0, 1]: at high noise the sample does
+    /// not yet show where its objects are, and the prediction is rightly a blur.
+    pub max_sigma: f32,
+    /// Samples decoded per step at most (each costs a decoder pass and its backward).
+    pub samples: usize,
+}
+
+impl DecodedLoss {
+    /// What is wrong with it in a step of `samples_per_step` samples, if anything.
+    fn problem(&self, samples_per_step: usize) -> Option<String> {
+        if !(self.weight.is_finite() && self.weight > 0.0) {
+            Some(format!("denoiser_decoded_loss.weight {} must be a positive number", self.weight))
+        } else if !(self.max_sigma > 0.0 && self.max_sigma <= 1.0) {
+            Some(format!(
+                "denoiser_decoded_loss.max_sigma {} must be a noise level in (0, 1]",
+                self.max_sigma
+            ))
+        } else if !(1..=samples_per_step).contains(&self.samples) {
+            Some(format!(
+                "denoiser_decoded_loss.samples {} must be between 1 and a step's {samples_per_step} samples",
+                self.samples
+            ))
+        } else {
+            None
+        }
+    }
+}
+
 /// Everything that determines a training run: with the same recipe (seed included), a run
 /// produces the same model, interrupted or not.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -159,6 +197,12 @@ pub struct Recipe {
     /// Absent (as in older recipes): every level.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub denoiser_object_max_sigma: Option<f32>,
+    /// Adds a pixel loss on decoded predictions to the flow-matching loss at low noise, where
+    /// a sample shows where its objects are and the prediction decides their outlines: the
+    /// latent loss barely tells a rounded corner from a sharp one, the decoded picture does
+    /// (docs/shapes.md). Absent (as in older recipes): the flow-matching loss alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub denoiser_decoded_loss: Option<DecodedLoss>,
     /// Factor on the transformer's initial self-attention logits: the gammas of every block's
     /// query and key RMSNorms start at its square root instead of 1, so attention starts
     /// sharper and RoPE's relative positions weigh more in it (docs/shapes.md). The saved
@@ -287,6 +331,7 @@ impl Recipe {
             decoder_regeneration: None,
             denoiser_object_weight: 1.0,
             denoiser_object_max_sigma: None,
+            denoiser_decoded_loss: None,
             denoiser_attention_gain: 1.0,
             caption_dropout: 0.1,
             task_weights: [0.6, 0.2, 0.2],
@@ -747,6 +792,7 @@ impl Recipe {
             decoder_regeneration: None,
             denoiser_object_weight: 2.0,
             denoiser_object_max_sigma: None,
+            denoiser_decoded_loss: None,
             denoiser_attention_gain: 2.0,
             caption_dropout: 0.5,
             task_weights: [1.0, 1.0, 1.0],
@@ -882,6 +928,10 @@ impl Recipe {
         }
         if let Some(sigma) = self.denoiser_object_max_sigma.filter(|s| !(*s > 0.0 && *s <= 1.0)) {
             return Err(format!("denoiser_object_max_sigma {sigma} must be a noise level in (0, 1]"));
+        }
+        let samples_per_step = self.denoiser_stage.batch * self.noise_draws;
+        if let Some(problem) = self.denoiser_decoded_loss.as_ref().and_then(|d| d.problem(samples_per_step)) {
+            return Err(problem);
         }
         if let Some(gain) = self.vae_decoder_gain.filter(|g| !(g.is_finite() && *g > 0.0)) {
             return Err(format!("vae_decoder_gain {gain} must be a positive number"));
@@ -1170,6 +1220,28 @@ mod tests {
             warm_start: Some("models/tenku-shapes".into()),
             ..recipe
         }
+    }
+
+    #[test]
+    fn a_decoded_loss_is_optional_round_trips_and_needs_sane_values() {
+        let tiny = Recipe::tiny();
+        let json = serde_json::to_value(&tiny).unwrap();
+        assert!(json.get("denoiser_decoded_loss").is_none(), "no decoded loss is not written");
+        assert_eq!(serde_json::from_value::<Recipe>(json).unwrap().denoiser_decoded_loss, None);
+        let settings = DecodedLoss { weight: 0.5, max_sigma: 0.6, samples: 2 };
+        let decoding = Recipe { denoiser_decoded_loss: Some(settings.clone()), ..tiny.clone() };
+        decoding.validate().unwrap();
+        let read: Recipe = serde_json::from_value(serde_json::to_value(&decoding).unwrap()).unwrap();
+        assert_eq!(read, decoding);
+        let problem = |settings: DecodedLoss| {
+            Recipe { denoiser_decoded_loss: Some(settings), ..tiny.clone() }.validate().unwrap_err()
+        };
+        assert!(problem(DecodedLoss { weight: 0.0, ..settings.clone() }).contains("weight 0 must be"));
+        assert!(problem(DecodedLoss { max_sigma: 1.5, ..settings.clone() }).contains("max_sigma 1.5"));
+        let per_step = tiny.denoiser_stage.batch * tiny.noise_draws;
+        let too_many = problem(DecodedLoss { samples: per_step + 1, ..settings.clone() });
+        assert!(too_many.contains(&format!("a step's {per_step} samples")), "{too_many}");
+        assert!(problem(DecodedLoss { samples: 0, ..settings }).contains("samples 0"));
     }
 
     #[test]

@@ -24,7 +24,7 @@ use crate::average::moved_towards;
 use crate::checkpoint::{self, Checkpoint, Stage};
 use crate::data::{Window, clip_batch, rng_for, streams};
 use crate::error::{Error, Result};
-use crate::recipe::{Recipe, Regeneration, StageConfig};
+use crate::recipe::{DecodedLoss, Recipe, Regeneration, StageConfig};
 
 /// The text encoder and the transformer, trained together (one optimizer, one record).
 #[derive(Module, Debug)]
@@ -182,6 +182,13 @@ pub fn train(
         _ => fresh_denoiser(recipe, &ad),
     };
     let first_step = resume.as_ref().map_or(0, |checkpoint| checkpoint.state.step);
+    // The VAE that decodes predictions for `denoiser_decoded_loss`: frozen, gradients pass
+    // through it to the transformer.
+    let pixel_vae = recipe
+        .denoiser_decoded_loss
+        .as_ref()
+        .map(|_| WanVae::load(&vae_dir, &ad).map(Module::no_grad))
+        .transpose()?;
     let trained = std::thread::scope(|scope| {
         // The frozen VAE encodes the next step's clips on a second thread while this one
         // trains: the same values as encoding in line, its time off the step's. A resumed run
@@ -207,7 +214,7 @@ pub fn train(
                 }
                 debug_assert!(arrived < step, "clips arrive in step order");
             }
-            let batch = DenoiserBatch::draw(step, &pool.samples(recipe), recipe, &ad);
+            let batch = DenoiserBatch::draw(step, &pool.samples(recipe), recipe, pixel_vae.as_ref(), &ad);
             denoiser_gradients(model, &batch, options.denoiser_threads, &tokenizer, recipe, &ad)
         };
         runner.run(Stage::Denoiser, &recipe.denoiser_stage, model, resume, &mut denoiser_step)
@@ -694,6 +701,9 @@ struct EncodedClip {
     /// 1 on latents that cover an object or the pillar, `[1, frames, h, w]` flattened; only
     /// when the recipe weighs them.
     objects: Option<Vec<f32>>,
+    /// The clip's pixels `[3, frames, height, width]`, flattened; only when the recipe decodes
+    /// predictions (`denoiser_decoded_loss`).
+    pixels: Option<Vec<f32>>,
 }
 
 /// One denoiser step's clips.
@@ -704,6 +714,8 @@ struct EncodedClips {
     clips: Vec<EncodedClip>,
     /// The latent shape of each clip, `[z, frames, h, w]`.
     shape: [usize; 4],
+    /// The pixel shape of each clip, `[3, frames, height, width]`.
+    pixel_shape: [usize; 4],
 }
 
 /// Renders the clips of denoiser `step` and encodes them with `vae` on `device` (no autodiff).
@@ -716,6 +728,8 @@ fn encoded_clips(vae: &WanVae, recipe: &Recipe, step: usize, device: &Device) ->
         latent_mask(object_mask(&batch.pixels, &clip_background(&batch.pixels)), temporal, spatial)
             .into_data()
     });
+    let [_, pixel_shape @ ..] = batch.pixels.dims();
+    let pixels = recipe.denoiser_decoded_loss.is_some().then(|| batch.pixels.clone().into_data());
     let latents = vae.encode(batch.pixels);
     let [_, z, frames, h, w] = latents.dims();
     let latents = latents.into_data();
@@ -724,14 +738,16 @@ fn encoded_clips(vae: &WanVae, recipe: &Recipe, step: usize, device: &Device) ->
         values.chunks(values.len() / clips).map(<[f32]>::to_vec).collect()
     };
     let mut objects = objects.map(per_clip).map(Vec::into_iter);
+    let mut pixels = pixels.map(per_clip).map(Vec::into_iter);
     let clips = (per_clip(latents).into_iter().zip(batch.captions))
         .map(|(latents, caption)| EncodedClip {
             latents,
             caption,
             objects: objects.as_mut().and_then(Iterator::next),
+            pixels: pixels.as_mut().and_then(Iterator::next),
         })
         .collect();
-    Ok(EncodedClips { step, clips, shape: [z, frames, h, w] })
+    Ok(EncodedClips { step, clips, shape: [z, frames, h, w], pixel_shape })
 }
 
 /// The clips the denoiser steps draw their samples from (`Recipe::denoiser_pool_steps`).
@@ -769,7 +785,7 @@ impl ClipPool {
             let mut rng = rng_for(recipe.seed, streams::POOL, newest.step, 0);
             (0..count).map(|_| kept[rng.random_range(0..kept.len())]).collect()
         };
-        Samples { clips, shape: newest.shape }
+        Samples { clips, shape: newest.shape, pixel_shape: newest.pixel_shape }
     }
 }
 
@@ -779,6 +795,8 @@ struct Samples<'a> {
     clips: Vec<&'a EncodedClip>,
     /// The latent shape of each clip, `[z, frames, h, w]`.
     shape: [usize; 4],
+    /// The pixel shape of each clip, `[3, frames, height, width]`.
+    pixel_shape: [usize; 4],
 }
 
 impl Samples<'_> {
@@ -799,7 +817,8 @@ impl Samples<'_> {
 /// conditioning: each sample is drawn a task (text→video, image→video or extension), its clean
 /// latent frames keep timestep 0 and their clean values, and the loss covers the noisy frames
 /// only, its latents over an object or the pillar weighted `denoiser_object_weight` times in
-/// samples noised no more than `denoiser_object_max_sigma`.
+/// samples noised no more than `denoiser_object_max_sigma`, plus the pixel loss of
+/// `denoiser_decoded_loss` where the recipe has one.
 struct DenoiserBatch<'a> {
     /// Each sample's caption, or "" where it was dropped (for guidance).
     captions: Vec<&'a str>,
@@ -813,11 +832,23 @@ struct DenoiserBatch<'a> {
     weight: Tensor<5>,
     /// What the weighted sum over all samples is divided by.
     denominator: Tensor<1>,
+    /// 1 on clean frames: `[b, 1, f, 1, 1]`.
+    clean: Tensor<5>,
+    /// The samples whose predictions are decoded, with what their pixel loss needs.
+    decoded: Option<DecodedSamples<'a>>,
 }
 
 impl<'a> DenoiserBatch<'a> {
-    /// Draws step `step`'s noise levels, tasks, caption dropout and noise for `samples`.
-    fn draw(step: usize, samples: &Samples<'a>, recipe: &Recipe, device: &Device) -> Self {
+    /// Draws step `step`'s noise levels, tasks, caption dropout and noise for `samples`;
+    /// `pixel_vae` (on `device`) decodes predictions when the recipe has a
+    /// `denoiser_decoded_loss`.
+    fn draw(
+        step: usize,
+        samples: &Samples<'a>,
+        recipe: &Recipe,
+        pixel_vae: Option<&'a WanVae>,
+        device: &Device,
+    ) -> Self {
         // The latents enter the graph as constants.
         let x0 = samples.stacked(|clip| &clip.latents, samples.shape[0], device);
         let [b, c, frames, h, w] = x0.dims();
@@ -851,7 +882,7 @@ impl<'a> DenoiserBatch<'a> {
 
         let x_t = x0.clone() * (sigma.clone().neg() + 1.0) + noise.clone() * sigma;
         let input = x0.clone() * mask.clone() + x_t * (mask.clone().neg() + 1.0);
-        let noisy = mask.neg() + 1.0;
+        let noisy = mask.clone().neg() + 1.0;
         let (weight, denominator) = if recipe.denoiser_object_weight == 1.0 {
             let denominator = (noisy_frames * c * h * w).max(1) as f32;
             (noisy, Tensor::from_floats([denominator], device))
@@ -870,7 +901,12 @@ impl<'a> DenoiserBatch<'a> {
             (weight, denominator)
         };
         let timesteps = Tensor::from_data(TensorData::new(timesteps, [b, frames]), device);
-        Self { captions, input, timesteps, target: noise - x0, weight, denominator }
+        let decoded = recipe
+            .denoiser_decoded_loss
+            .as_ref()
+            .zip(pixel_vae)
+            .map(|(settings, vae)| DecodedSamples::draw(settings, vae, samples, &sigmas, device));
+        Self { captions, input, timesteps, target: noise - x0, weight, denominator, clean: mask, decoded }
     }
 
     /// The part of the loss that samples `rows` contribute: their weighted squared velocity
@@ -889,9 +925,96 @@ impl<'a> DenoiserBatch<'a> {
         let (ids, attention) = batch_tensors(&tokens, device);
         let text = zero_padding(model.text_encoder.forward(ids, attention), &tokens.lengths);
         let velocity = model.transformer.forward(shard(&self.input), Timestep::PerFrame(timesteps), text);
-        let diff = velocity - shard(&self.target);
-        Ok((diff.powi_scalar(2) * shard(&self.weight)).sum() / self.denominator.clone())
+        let diff = velocity.clone() - shard(&self.target);
+        let loss = (diff.powi_scalar(2) * shard(&self.weight)).sum() / self.denominator.clone();
+        let pixel_loss = self
+            .decoded
+            .as_ref()
+            .and_then(|decoded| decoded.loss(&velocity, rows, &self.input, &self.clean, recipe));
+        Ok(match pixel_loss {
+            Some(pixel_loss) => loss + pixel_loss,
+            None => loss,
+        })
     }
+}
+
+/// The samples of a denoiser step whose predictions are decoded and charged in pixels
+/// ([`DecodedLoss`]).
+struct DecodedSamples<'a> {
+    /// The frozen VAE on the autodiff device: gradients pass through it, its weights take none.
+    vae: &'a WanVae,
+    /// The loss's factor over the number of decoded samples.
+    weight: f32,
+    /// The decoded samples' rows in the batch, ascending.
+    rows: Vec<usize>,
+    /// Each decoded sample's noise level, in row order.
+    sigmas: Vec<f32>,
+    /// Each decoded sample's true clip `[1, 3, frames, height, width]`, in row order.
+    truths: Vec<Tensor<5>>,
+}
+
+impl<'a> DecodedSamples<'a> {
+    /// Picks the decoded rows among `samples`, noised `sigmas` ([`decoded_rows`]).
+    fn draw(
+        settings: &DecodedLoss,
+        vae: &'a WanVae,
+        samples: &Samples,
+        sigmas: &[f32],
+        device: &Device,
+    ) -> Self {
+        let rows = decoded_rows(sigmas, settings.samples, settings.max_sigma);
+        let [channels, frames, height, width] = samples.pixel_shape;
+        let truth = |row: usize| {
+            let pixels = samples.clips[row].pixels.clone().expect("decoding runs keep their clips' pixels");
+            Tensor::from_data(TensorData::new(pixels, [1, channels, frames, height, width]), device)
+        };
+        Self {
+            vae,
+            weight: settings.weight / rows.len().max(1) as f32,
+            sigmas: rows.iter().map(|&row| sigmas[row]).collect(),
+            truths: rows.iter().map(|&row| truth(row)).collect(),
+            rows,
+        }
+    }
+
+    /// The pixel loss of the decoded samples among `rows`, whose predicted velocities are
+    /// `velocity` (`[rows, c, f, h, w]`), given the batch's `input` and `clean` frames: each
+    /// prediction's clean latents (`x_t − σ·v` on noisy frames, the input on clean ones)
+    /// decoded and scored by the VAE stage's reconstruction loss. `None` when none is in `rows`.
+    fn loss(
+        &self,
+        velocity: &Tensor<5>,
+        rows: std::ops::Range<usize>,
+        input: &Tensor<5>,
+        clean: &Tensor<5>,
+        recipe: &Recipe,
+    ) -> Option<Tensor<1>> {
+        let device = velocity.device();
+        let layout = self.vae.layout();
+        let (mean, std) =
+            (layout.per_channel(&layout.mean, &device), layout.per_channel(&layout.std, &device));
+        let decoded = (self.rows.iter().zip(&self.sigmas).zip(&self.truths))
+            .filter(|((row, _), _)| rows.contains(row))
+            .map(|((&row, &sigma), truth)| {
+                let predicted = velocity.clone().narrow(0, row - rows.start, 1);
+                let noisy = clean.clone().narrow(0, row, 1).neg() + 1.0;
+                let x0 = input.clone().narrow(0, row, 1) - predicted * noisy * sigma;
+                reconstruction_loss(self.vae, x0 * std.clone() + mean.clone(), truth, recipe)
+            });
+        decoded.reduce(|sum, loss| sum + loss).map(|sum| sum * self.weight)
+    }
+}
+
+/// The rows of a step's samples, noised `sigmas`, whose predictions are decoded: the samples
+/// split into `groups` consecutive groups, the first of each noised no more than `max_sigma`
+/// (none from a group without one).
+fn decoded_rows(sigmas: &[f32], groups: usize, max_sigma: f32) -> Vec<usize> {
+    let n = sigmas.len();
+    (0..groups)
+        .filter_map(|group| {
+            (group * n / groups..(group + 1) * n / groups).find(|&row| sigmas[row] <= max_sigma)
+        })
+        .collect()
 }
 
 /// The loss of `batch` and its gradients, its samples split over `threads` threads
@@ -1255,12 +1378,14 @@ mod tests {
             latents: vec![(step * clips + index) as f32],
             caption: format!("{step}.{index}"),
             objects: None,
+            pixels: None,
         };
         steps
             .map(|step| EncodedClips {
                 step,
                 clips: (0..clips).map(|i| clip(step, i)).collect(),
                 shape: [1; 4],
+                pixel_shape: [1; 4],
             })
             .collect()
     }
@@ -1306,6 +1431,8 @@ mod tests {
         _dir: tempfile::TempDir,
         tokenizer: PromptTokenizer,
         vae: WanVae,
+        /// The same VAE on the autodiff device, frozen, to decode predictions.
+        pixel_vae: WanVae,
         model: TextToVideoModel,
         device: Device,
         ad: Device,
@@ -1324,16 +1451,81 @@ mod tests {
                 text_encoder: recipe.text_encoder.init(&ad),
                 transformer: recipe.transformer.init(&ad),
             });
-            Self { _dir: dir, tokenizer, vae, model, device, ad }
+            let pixel_vae = vae.clone().fork(&ad).no_grad();
+            Self { _dir: dir, tokenizer, vae, pixel_vae, model, device, ad }
+        }
+
+        /// Step 0's clips under `recipe`.
+        fn pool(&self, recipe: &Recipe) -> ClipPool {
+            let mut pool = ClipPool::new(recipe.denoiser_pool_steps);
+            pool.add(encoded_clips(&self.vae, recipe, 0, &self.device).unwrap());
+            pool
         }
 
         /// Step 0's loss and gradients under `recipe`, its samples split over `threads`.
         fn gradients(&self, recipe: &Recipe, threads: usize) -> StepGradients {
-            let mut pool = ClipPool::new(recipe.denoiser_pool_steps);
-            pool.add(encoded_clips(&self.vae, recipe, 0, &self.device).unwrap());
-            let batch = DenoiserBatch::draw(0, &pool.samples(recipe), recipe, &self.ad);
+            let pool = self.pool(recipe);
+            let batch =
+                DenoiserBatch::draw(0, &pool.samples(recipe), recipe, Some(&self.pixel_vae), &self.ad);
             denoiser_gradients(&self.model, &batch, threads, &self.tokenizer, recipe, &self.ad).unwrap()
         }
+    }
+
+    #[test]
+    fn each_group_decodes_its_first_sample_at_low_noise() {
+        let sigmas = [0.9, 0.5, 0.2, 0.8, 0.95, 0.99, 0.3, 0.1, 0.7];
+        assert_eq!(decoded_rows(&sigmas, 1, 0.6), [1]);
+        assert_eq!(decoded_rows(&sigmas, 2, 0.6), [1, 6], "groups of rows 0..4 and 4..9");
+        assert_eq!(decoded_rows(&sigmas, 3, 0.6), [1, 6], "rows 3..6 have no sample at σ ≤ 0.6");
+        assert_eq!(decoded_rows(&sigmas, 3, 0.2), [2, 7]);
+        assert_eq!(decoded_rows(&sigmas, 9, 1.0), (0..9).collect::<Vec<_>>());
+        assert!(decoded_rows(&sigmas, 2, 0.05).is_empty());
+    }
+
+    /// A prediction of the true velocity implies the true clean latents, so its pixel loss is
+    /// the reconstruction loss of the encoder's latents, whatever the noise level and task; a
+    /// prediction of zero velocity implies the model's input, noised frames and clean ones.
+    #[test]
+    fn a_perfect_prediction_costs_what_the_vae_loses_on_the_true_latents() {
+        let settings = DecodedLoss { weight: 3.0, max_sigma: 1.0, samples: 4 };
+        let recipe = Recipe { denoiser_decoded_loss: Some(settings), ..Recipe::tiny() };
+        let fixture = DenoiserFixture::new(&recipe);
+        let pool = fixture.pool(&recipe);
+        let samples = pool.samples(&recipe);
+        let batch = DenoiserBatch::draw(0, &samples, &recipe, Some(&fixture.pixel_vae), &fixture.ad);
+        let decoded = batch.decoded.as_ref().unwrap();
+        assert_eq!(decoded.rows, [0, 1, 2, 3], "every sample is its own group");
+        let rows = 0..4;
+        let perfect = decoded.loss(&batch.target, rows.clone(), &batch.input, &batch.clean, &recipe).unwrap();
+        let perfect: f32 = perfect.into_scalar();
+
+        let layout = fixture.pixel_vae.layout();
+        let raw = |latents: Tensor<5>| {
+            latents * layout.per_channel(&layout.std, &fixture.ad)
+                + layout.per_channel(&layout.mean, &fixture.ad)
+        };
+        let expected = |latents: &Tensor<5>| -> f32 {
+            (rows.clone().zip(&decoded.truths))
+                .map(|(row, truth)| {
+                    let latents = raw(latents.clone().narrow(0, row, 1));
+                    reconstruction_loss(&fixture.pixel_vae, latents, truth, &recipe).into_scalar::<f32>()
+                })
+                .sum::<f32>()
+                * 3.0
+                / 4.0
+        };
+        let x0 = samples.stacked(|clip| &clip.latents, samples.shape[0], &fixture.ad);
+        let of_x0 = expected(&x0);
+        assert!((perfect - of_x0).abs() <= 1e-6 * of_x0, "{perfect} against {of_x0}");
+
+        let zero = Tensor::zeros(batch.target.dims(), &fixture.ad);
+        let lazy: f32 =
+            decoded.loss(&zero, rows.clone(), &batch.input, &batch.clean, &recipe).unwrap().into_scalar();
+        let of_input = expected(&batch.input);
+        assert!((lazy - of_input).abs() <= 1e-6 * of_input, "{lazy} against {of_input}");
+        assert_ne!(lazy, perfect, "the noise changes the decoded clips");
+        let none_in_shard = decoded.loss(&batch.target, 4..4, &batch.input, &batch.clean, &recipe);
+        assert!(none_in_shard.is_none());
     }
 
     /// The object weight changes the loss only through samples noised no more than
@@ -1357,13 +1549,16 @@ mod tests {
     }
 
     /// Splitting a step's samples over threads gives its loss and gradients up to float
-    /// rounding, with or without object weights, for shards of equal and unequal sizes.
+    /// rounding, with or without object weights and decoded predictions, for shards of equal
+    /// and unequal sizes.
     #[test]
     fn threads_share_a_step_without_changing_its_gradients() {
         let plain = Recipe { denoiser_object_weight: 1.0, ..Recipe::tiny() };
         let fixture = DenoiserFixture::new(&plain);
         let weighted = Recipe { denoiser_object_weight: 4.0, ..plain.clone() };
-        for recipe in [&plain, &weighted] {
+        let decoded = DecodedLoss { weight: 2.0, max_sigma: 1.0, samples: 3 };
+        let decoding = Recipe { denoiser_decoded_loss: Some(decoded), ..plain.clone() };
+        for recipe in [&plain, &weighted, &decoding] {
             let one = fixture.gradients(recipe, 1);
             assert_eq!(
                 recipe.denoiser_stage.batch * recipe.noise_draws % 3,
@@ -1394,6 +1589,26 @@ mod tests {
                 assert!(compared > 10, "only {compared} matrices compared");
             }
         }
+    }
+
+    /// The pixel loss of decoded predictions reaches the transformer's weights through the
+    /// frozen decoder.
+    #[test]
+    fn decoded_predictions_change_the_transformers_gradients() {
+        let plain = Recipe::tiny();
+        let fixture = DenoiserFixture::new(&plain);
+        let decoded = DecodedLoss { weight: 1.0, max_sigma: 1.0, samples: 2 };
+        let decoding = Recipe { denoiser_decoded_loss: Some(decoded), ..plain.clone() };
+        let (without, with) = (fixture.gradients(&plain, 1), fixture.gradients(&decoding, 1));
+        assert!(with.loss > without.loss, "{} against {}", with.loss, without.loss);
+        let (id, _) = parameter_names(&fixture.model)
+            .into_iter()
+            .find(|(_, name)| name.contains("blocks"))
+            .expect("the transformer has blocks");
+        let (a, b) = (without.grads.get::<2>(id).unwrap(), with.grads.get::<2>(id).unwrap());
+        let scale: f32 = a.clone().abs().max().into_scalar();
+        let diff: f32 = (a - b).abs().max().into_scalar();
+        assert!(diff > 1e-3 * scale, "a block's gradient moved by {diff} of {scale}");
     }
 
     /// Every matrix parameter's id and path.
