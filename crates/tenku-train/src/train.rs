@@ -989,17 +989,13 @@ impl<'a> DecodedSamples<'a> {
         clean: &Tensor<5>,
         recipe: &Recipe,
     ) -> Option<Tensor<1>> {
-        let device = velocity.device();
-        let layout = self.vae.layout();
-        let (mean, std) =
-            (layout.per_channel(&layout.mean, &device), layout.per_channel(&layout.std, &device));
         let decoded = (self.rows.iter().zip(&self.sigmas).zip(&self.truths))
             .filter(|((row, _), _)| rows.contains(row))
             .map(|((&row, &sigma), truth)| {
                 let predicted = velocity.clone().narrow(0, row - rows.start, 1);
                 let noisy = clean.clone().narrow(0, row, 1).neg() + 1.0;
                 let x0 = input.clone().narrow(0, row, 1) - predicted * noisy * sigma;
-                reconstruction_loss(self.vae, x0 * std.clone() + mean.clone(), truth, recipe)
+                reconstruction_loss(self.vae, self.vae.denormalize(x0), truth, recipe)
             });
         decoded.reduce(|sum, loss| sum + loss).map(|sum| sum * self.weight)
     }
@@ -1499,15 +1495,10 @@ mod tests {
         let perfect = decoded.loss(&batch.target, rows.clone(), &batch.input, &batch.clean, &recipe).unwrap();
         let perfect: f32 = perfect.into_scalar();
 
-        let layout = fixture.pixel_vae.layout();
-        let raw = |latents: Tensor<5>| {
-            latents * layout.per_channel(&layout.std, &fixture.ad)
-                + layout.per_channel(&layout.mean, &fixture.ad)
-        };
         let expected = |latents: &Tensor<5>| -> f32 {
             (rows.clone().zip(&decoded.truths))
                 .map(|(row, truth)| {
-                    let latents = raw(latents.clone().narrow(0, row, 1));
+                    let latents = fixture.pixel_vae.denormalize(latents.clone().narrow(0, row, 1));
                     reconstruction_loss(&fixture.pixel_vae, latents, truth, &recipe).into_scalar::<f32>()
                 })
                 .sum::<f32>()

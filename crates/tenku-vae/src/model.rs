@@ -191,6 +191,13 @@ impl WanVae {
         Tensor::cat(chunks, 2)
     }
 
+    /// Raw latents of normalized `latents` (`[batch, z_dim, frames, h, w]`):
+    /// `latents / (1 / std) + mean`, as WanPipeline de-normalizes before decoding.
+    pub fn denormalize(&self, latents: Tensor<5>) -> Tensor<5> {
+        let (mean, inv) = self.norm_tensors(&latents.device());
+        latents / inv + mean
+    }
+
     /// `latents_mean` and `1 / latents_std` as `[1, z_dim, 1, 1, 1]` f32 tensors; the reciprocal
     /// is taken in f32, as the pipelines do.
     fn norm_tensors(&self, device: &Device) -> (Tensor<5>, Tensor<5>) {
@@ -214,8 +221,7 @@ impl VideoAutoencoder for WanVae {
     /// De-normalizes `z = latents / (1 / std) + mean`, as WanPipeline does, then streams
     /// [`WanVae::decode_raw_streaming`].
     fn decode_streaming(&self, latents: Tensor<5>, sink: &mut dyn FnMut(Tensor<5>)) {
-        let (mean, inv) = self.norm_tensors(&latents.device());
-        self.decode_raw_streaming(latents / inv + mean, sink);
+        self.decode_raw_streaming(self.denormalize(latents), sink);
     }
 }
 
